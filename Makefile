@@ -1,0 +1,54 @@
+# `make run` and `make test` work from a fresh clone with nothing but Python 3.11.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+CI_INSTALLED := $(VENV)/.ci-installed
+WITH_REDIS := $(BIN)/python scripts/with_redis.py --
+
+.PHONY: run test test-fast lint types bench sandbox messages install ci-install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(INSTALLED): requirements.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(CI_INSTALLED): requirements-ci.txt $(INSTALLED)
+	$(BIN)/python -m pip install --quiet -r requirements-ci.txt
+	touch $@
+
+install: $(INSTALLED)
+ci-install: $(CI_INSTALLED)
+
+## Start web, worker, beat and Flower (debug SMS mode unless .env says otherwise).
+run: $(INSTALLED)
+	$(WITH_REDIS) sh -c '$(BIN)/python manage.py migrate --noinput && exec $(BIN)/honcho start'
+
+## The whole suite, slow process-level fault tests included. PYTEST_ARGS narrows it.
+test: $(INSTALLED)
+	$(WITH_REDIS) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Everything but the slow process-level fault tests.
+test-fast: $(INSTALLED)
+	$(WITH_REDIS) $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: $(CI_INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: $(CI_INSTALLED)
+	$(BIN)/mypy .
+
+## A loopback GreenSMS to point GREEN_SMS_BASE_URL at (http://127.0.0.1:8025).
+sandbox: $(INSTALLED)
+	$(BIN)/python manage.py greensms_sandbox
+
+## Recompile translations after editing verification/locale/*/LC_MESSAGES/django.po.
+messages: $(INSTALLED)
+	cd verification && ../$(BIN)/python ../manage.py compilemessages
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,117 @@
+"""Every Celery setting of the service (lowercase keys only).
+
+https://docs.celeryq.dev/en/stable/userguide/configuration.html
+
+Celery over Redis is at-least-once at best, so correctness lives in the row's state machine
+(verification/services.py); these settings make redelivery fast and publishing bounded.
+"""
+
+import os
+
+from kombu import Queue
+
+_redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+# BROKER
+# ------------------------------------------------------------------------------
+broker_url = os.environ.get("CELERY_BROKER_URL") or _redis_url
+# Seconds a delivered-but-unacknowledged message waits before Redis hands it to another
+# worker. It must exceed the hard time limit and the longest retry countdown (an ETA message
+# is held unacked until it runs), or a healthy task would run twice. The default is an hour,
+# which is how long a whole-worker crash would otherwise delay a code.
+VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "75"))
+# Longest countdown between two send attempts (see workers/sending.py).
+RETRY_BACKOFF_MAX = int(os.environ.get("CELERY_RETRY_BACKOFF_MAX", "45"))
+# Short socket timeouts: a black-holed Redis must not hang a request that publishes.
+BROKER_SOCKET_TIMEOUT = float(os.environ.get("CELERY_BROKER_SOCKET_TIMEOUT", "1"))
+broker_transport_options = {
+    "visibility_timeout": VISIBILITY_TIMEOUT,
+    # Scan for unacked messages of dead workers every 10 s instead of every 100 s.
+    "unacked_restore_interval": 10,
+    "unacked_restore_throttle": 1,
+    "socket_timeout": BROKER_SOCKET_TIMEOUT,
+    "socket_connect_timeout": BROKER_SOCKET_TIMEOUT,
+    "socket_keepalive": True,
+    "health_check_interval": 25,
+}
+# AMQP brokers take the connect timeout from here instead.
+broker_connection_timeout = BROKER_SOCKET_TIMEOUT
+# Workers keep reconnecting when the broker comes back after a restart.
+broker_connection_retry_on_startup = True
+broker_connection_max_retries = None
+# A lost broker connection re-queues (acks_late) what was running; cancel it rather than
+# letting it finish into an ack that can no longer be delivered.
+worker_cancel_long_running_tasks_on_connection_loss = True
+
+# PUBLISHING
+# ------------------------------------------------------------------------------
+# By default `delay()` retries for ever against a dead broker. The send-code request publishes
+# after its commit; the row is the outbox and beat re-dispatches it, so one quick retry is
+# enough and the request never waits more than about a second.
+task_publish_retry = True
+task_publish_retry_policy = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+
+# SERIALIZATION AND RESULTS
+# ------------------------------------------------------------------------------
+# JSON only: tasks carry ids, never objects, and pickle from a broker is code execution.
+task_serializer = "json"
+result_serializer = "json"
+accept_content = ["json"]
+# Nobody waits on a result: the row holds the outcome.
+task_ignore_result = True
+result_backend = None
+timezone = "UTC"
+enable_utc = True
+
+# QUEUES AND ROUTES
+# ------------------------------------------------------------------------------
+task_queues = (
+    Queue("sms"),  # sending codes: latency a user feels
+    Queue("status"),  # delivery polling
+    Queue("maintenance"),  # re-dispatch, sweeping, balance
+)
+task_default_queue = "maintenance"
+# Routed by explicit task name, so renaming a module never moves a task to another queue.
+task_routes = {
+    "sms.*": {"queue": "sms"},
+    "status.*": {"queue": "status"},
+    "maintenance.*": {"queue": "maintenance"},
+}
+imports = ("workers.sending", "workers.polling", "workers.housekeeping")
+
+# DELIVERY GUARANTEES
+# ------------------------------------------------------------------------------
+# Acknowledge after the task ran, so a crash mid-send redelivers the message...
+task_acks_late = True
+# ...including when the pool child is killed (acks_late alone acks a lost child's message).
+task_reject_on_worker_lost = True
+# One message in hand per slot: a worker that dies holds as few messages as possible.
+worker_prefetch_multiplier = 1
+
+# TIME LIMITS
+# ------------------------------------------------------------------------------
+# A provider call is bounded by GREEN_SMS_TIMEOUT (10 s); a task taking longer is stuck.
+task_soft_time_limit = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", "25"))
+task_time_limit = int(os.environ.get("CELERY_TASK_TIME_LIMIT", "30"))
+# Warm shutdown waits for running tasks; soft shutdown then gives them this long before
+# re-queueing what is left (Celery >= 5.5).
+worker_soft_shutdown_timeout = 10.0
+worker_enable_soft_shutdown_on_idle = True
+
+# WORKERS
+# ------------------------------------------------------------------------------
+worker_send_task_events = True  # Flower's task view
+task_send_sent_event = True
+worker_hijack_root_logger = False  # Django's LOGGING configures logging
+worker_max_tasks_per_child = 10000
+
+# BEAT
+# ------------------------------------------------------------------------------
+# Schedules are django-celery-beat rows (created on migrate, editable in the admin).
+# Run exactly one beat: django-celery-beat has no lock.
+beat_scheduler = "django_celery_beat.schedulers:DatabaseScheduler"

@@ -1,0 +1,54 @@
+"""The service's error hierarchy: each error knows its HTTP status and machine code.
+
+The API's exception handler (verification/api/errors.py) turns any of them into
+`{"error": <message>, "code": <code>}`; services raise them, views never catch them.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+
+class ApplicationError(Exception):
+    status_code = 400
+    code = "error"
+    default_message = _("Некорректный запрос")
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message if message is not None else self.default_message
+        super().__init__(str(self.message))
+
+    def extra(self) -> dict[str, object]:
+        """Fields added to the error body besides `error` and `code`."""
+        return {}
+
+
+class InvalidPhone(ApplicationError):
+    code = "invalid_phone"
+    default_message = _("Некорректный номер телефона")
+
+
+class InvalidCode(ApplicationError):
+    """Wrong, expired, used or unknown: one answer for all, so nothing can be enumerated."""
+
+    code = "invalid_code"
+    default_message = _("Неверный или истекший код")
+
+
+class RateLimited(ApplicationError):
+    status_code = 429
+    code = "rate_limited"
+    default_message = _("Превышен лимит запросов")
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+    def extra(self) -> dict[str, object]:
+        return {"retry_after": self.retry_after}
+
+
+class ServiceUnavailable(ApplicationError):
+    status_code = 503
+    code = "service_unavailable"
+    default_message = _("Сервис временно недоступен, повторите попытку позже")
