@@ -18,7 +18,7 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 # GENERAL
 # ------------------------------------------------------------------------------
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
-_DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
+_DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105 - DEBUG only
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
@@ -29,9 +29,7 @@ if not SECRET_KEY:
             "Set it in the environment or in .env "
             '(python -c "import secrets; print(secrets.token_urlsafe(50))").'
         )
-    warnings.warn(
-        "DJANGO_SECRET_KEY is not set: using a development-only key.", stacklevel=1
-    )
+    warnings.warn("DJANGO_SECRET_KEY is not set: using a development-only key.", stacklevel=1)
     SECRET_KEY = _DEV_SECRET_KEY
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
 ROOT_URLCONF = "project.urls"
@@ -134,6 +132,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": [
         "rest_framework.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
     ],
     # A public API: no sessions, no CSRF, no user lookups on the hot path.
     "DEFAULT_AUTHENTICATION_CLASSES": [],

@@ -1,1 +1,15 @@
-"""Celery tasks: sending."""
+"""Sending codes: the `sms` queue."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from project.celery import app
+from workers.base import OutboxTask
+
+
+# `expires`: a message still queued when its code expires is dropped unread; retries keep
+# the first message's absolute expiry, and beat's re-dispatch passes the row's own.
+@app.task(name="sms.send_code", base=OutboxTask, bind=True, expires=settings.VERIFICATION_CODE_TTL)
+def send_verification_sms(self: OutboxTask, verification_id: str) -> None:
+    raise NotImplementedError

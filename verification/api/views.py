@@ -1,5 +1,82 @@
+"""One class per operation: input serializer -> service -> output serializer."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from verification import selectors, services
+from verification.api import serializers
+from verification.api.client_ip import client_ip
+from verification.health import health
+
+ERROR_RESPONSE = OpenApiResponse(description='`{"error": "...", "code": "..."}`')
+
+
+class SendCodeView(APIView):
+    @extend_schema(
+        request=serializers.SendCodeInputSerializer,
+        responses={
+            202: serializers.SendCodeOutputSerializer,
+            400: ERROR_RESPONSE,
+            429: ERROR_RESPONSE,
+            503: ERROR_RESPONSE,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = serializers.SendCodeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        verification = services.verification_create(
+            phone=data.validated_data["phone"], client_ip=client_ip(request)
+        )
+        body = serializers.SendCodeOutputSerializer(
+            {
+                "message": _("Код подтверждения отправлен на ваш номер телефона"),
+                "phone": verification.phone,
+                "id": verification.id,
+                "expires_at": verification.expires_at,
+            }
+        ).data
+        location = f"/api/auth/verifications/{verification.id}/"
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
+
+
+class VerifyCodeView(APIView):
+    @extend_schema(
+        request=serializers.VerifyCodeInputSerializer,
+        responses={
+            200: serializers.VerifyCodeOutputSerializer,
+            400: ERROR_RESPONSE,
+            429: ERROR_RESPONSE,
+            503: ERROR_RESPONSE,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = serializers.VerifyCodeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.verification_check(
+            phone=data.validated_data["phone"], code=data.validated_data["code"]
+        )
+        body = {"message": _("Код подтвержден успешно"), "verified": True}
+        return Response(serializers.VerifyCodeOutputSerializer(body).data)
+
+
+class VerificationDetailView(APIView):
+    @extend_schema(responses={200: serializers.VerificationSerializer, 404: ERROR_RESPONSE})
+    def get(self, request: Request, verification_id: uuid.UUID) -> Response:
+        verification = selectors.verification_get(verification_id=verification_id)
+        return Response(serializers.VerificationSerializer(verification).data)
 
 
 class HealthView(APIView):
-    pass
+    @extend_schema(responses={200: serializers.HealthSerializer, 503: serializers.HealthSerializer})
+    def get(self, request: Request) -> Response:
+        report = health()
+        code = status.HTTP_503_SERVICE_UNAVAILABLE if report["status"] == "down" else 200
+        return Response(serializers.HealthSerializer(report).data, status=code)

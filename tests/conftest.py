@@ -1,0 +1,93 @@
+"""Fixtures shared by every test: real Redis (keys cleaned per test), real database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django_redis import get_redis_connection
+from rest_framework.test import APIClient
+
+from project.celery import app as celery_app
+from verification.redis_client import breaker as redis_breaker
+
+pytest_plugins: list[str] = []
+
+# A port nothing listens on: connections are refused at once.
+DEAD_REDIS_URL = "redis://127.0.0.1:1/0"
+
+
+def _delete_our_keys() -> None:
+    client = get_redis_connection("default")
+    for pattern in ("verification:*", ":*:verification:*"):
+        keys = list(client.scan_iter(match=pattern, count=1000))
+        if keys:
+            client.delete(*keys)
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis() -> Iterator[None]:
+    """Rate-limit counters and cached codes never leak from one test into the next."""
+    redis_breaker.reset()
+    _delete_our_keys()
+    yield
+    redis_breaker.reset()
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def redis_down(settings: Any) -> Iterator[None]:
+    """Redis (cache, rate limits) refuses connections for the duration of the test."""
+    cache = dict(settings.CACHES["default"], LOCATION=DEAD_REDIS_URL)
+    settings.CACHES = {"default": cache}
+    redis_breaker.reset()
+    yield
+    redis_breaker.reset()
+
+
+@pytest.fixture
+def broker_down() -> Iterator[None]:
+    """The Celery broker refuses connections: publishing fails."""
+    original = celery_app.conf.broker_url
+    _swap_broker(DEAD_REDIS_URL)
+    yield
+    _swap_broker(original)
+
+
+def _swap_broker(url: str) -> None:
+    celery_app.conf.broker_url = url
+    # Drop pooled connections and producers bound to the previous URL.
+    celery_app.close()
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def sms_queue() -> Iterator[Any]:
+    """The broker's `sms` queue, emptied before and after the test."""
+    with celery_app.connection_for_write() as conn:
+        queue = conn.SimpleQueue("sms")
+        queue.clear()
+        yield queue
+        queue.clear()
+        queue.close()
+
+
+@pytest.fixture
+def fast_limits(settings: Any) -> Any:
+    settings.RATE_LIMIT_SEND_PER_HOUR = 5
+    settings.RATE_LIMIT_VERIFY_PER_HOUR = 5
+    settings.RATE_LIMIT_SEND_PER_IP_PER_HOUR = 30
+    settings.VERIFICATION_MAX_ATTEMPTS = 5
+    return settings
+
+
+def pytest_report_header() -> str:
+    db = settings.DATABASES["default"]
+    return f"database: {db['ENGINE']} {db.get('NAME')}; redis: {settings.REDIS_URL}"

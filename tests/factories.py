@@ -1,0 +1,29 @@
+"""Rows as the service creates them, with the plaintext code returned for the test's use."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from verification import codes
+from verification.models import SMSVerification
+
+
+def make_verification(
+    *, phone: str = "+79991234567", code: str = "123456", **fields: Any
+) -> tuple[SMSVerification, str]:
+    now = timezone.now()
+    row = SMSVerification(
+        phone=phone,
+        created_at=fields.pop("created_at", now),
+        expires_at=fields.pop(
+            "expires_at", now + timedelta(seconds=settings.VERIFICATION_CODE_TTL)
+        ),
+        **fields,
+    )
+    row.code_hash = codes.hash_code(row.id, code)
+    row.save(force_insert=True)
+    return row, code

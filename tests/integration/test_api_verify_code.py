@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from tests.factories import make_verification
+from verification.models import SMSVerification
+
+pytestmark = pytest.mark.django_db
+
+SEND = "/api/auth/send-code/"
+VERIFY = "/api/auth/verify-code/"
+INVALID = {"error": "Неверный или истекший код", "code": "invalid_code"}
+
+
+def test_correct_code_is_200_and_marks_the_code_used(api_client):
+    row, code = make_verification()
+
+    response = api_client.post(VERIFY, {"phone": row.phone, "code": code}, format="json")
+
+    assert response.status_code == 200
+    assert response.json() == {"message": "Код подтвержден успешно", "verified": True}
+    row.refresh_from_db()
+    assert row.is_used
+    assert row.used_at is not None
+
+
+def test_a_code_sent_through_the_api_verifies_once(api_client, settings, monkeypatch):
+    from verification import codes
+
+    monkeypatch.setattr(codes, "generate_code", lambda: "424242")
+    api_client.post(SEND, {"phone": "+79991234567"}, format="json")
+
+    first = api_client.post(VERIFY, {"phone": "+79991234567", "code": "424242"}, format="json")
+    second = api_client.post(VERIFY, {"phone": "+79991234567", "code": "424242"}, format="json")
+
+    assert first.status_code == 200
+    assert (second.status_code, second.json()) == (400, INVALID)
+
+
+@pytest.mark.parametrize("case", ["wrong", "expired", "used", "unknown_phone", "malformed"])
+def test_every_failure_gets_the_same_answer(api_client, case):
+    row, code = make_verification()
+    phone = row.phone
+    if case == "wrong":
+        code = "000000" if code != "000000" else "111111"
+    elif case == "expired":
+        SMSVerification.objects.filter(id=row.id).update(
+            expires_at=timezone.now() - timedelta(seconds=1)
+        )
+    elif case == "used":
+        SMSVerification.objects.filter(id=row.id).update(is_used=True)
+    elif case == "unknown_phone":
+        phone = "+79990000000"
+    elif case == "malformed":
+        code = "12ab"
+
+    response = api_client.post(VERIFY, {"phone": phone, "code": code}, format="json")
+
+    assert (response.status_code, response.json()) == (400, INVALID)
+
+
+def test_max_attempts_burn_the_code(api_client, settings):
+    settings.VERIFICATION_MAX_ATTEMPTS = 3
+    settings.RATE_LIMIT_VERIFY_PER_HOUR = 100
+    row, code = make_verification()
+    for _ in range(3):
+        api_client.post(VERIFY, {"phone": row.phone, "code": "999999"}, format="json")
+
+    response = api_client.post(VERIFY, {"phone": row.phone, "code": code}, format="json")
+
+    assert (response.status_code, response.json()) == (400, INVALID)
+    row.refresh_from_db()
+    assert row.attempts == 3
+    assert not row.is_used
+
+
+def test_only_the_newest_code_counts(api_client, monkeypatch):
+    from verification import codes
+
+    issued = iter(["111111", "222222"])
+    monkeypatch.setattr(codes, "generate_code", lambda: next(issued))
+    api_client.post(SEND, {"phone": "+79991234567"}, format="json")
+    api_client.post(SEND, {"phone": "+79991234567"}, format="json")
+
+    old = api_client.post(VERIFY, {"phone": "+79991234567", "code": "111111"}, format="json")
+    new = api_client.post(VERIFY, {"phone": "+79991234567", "code": "222222"}, format="json")
+
+    assert (old.status_code, new.status_code) == (400, 200)
+
+
+def test_verify_limit_per_phone_is_429(api_client, fast_limits):
+    row, code = make_verification()
+    statuses = [
+        api_client.post(VERIFY, {"phone": row.phone, "code": "999999"}, format="json").status_code
+        for _ in range(5)
+    ]
+
+    response = api_client.post(VERIFY, {"phone": row.phone, "code": code}, format="json")
+
+    assert statuses == [400] * 5
+    assert response.status_code == 429
+    assert response.json()["code"] == "rate_limited"
+    assert int(response["Retry-After"]) > 0
+
+
+def test_code_field_errors(api_client):
+    response = api_client.post(VERIFY, {"phone": "+79991234567"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_request"
+    assert "code" in response.json()["fields"]
+
+
+def test_verification_detail_masks_the_phone_and_hides_the_code(api_client):
+    row, _ = make_verification()
+
+    response = api_client.get(f"/api/auth/verifications/{row.id}/")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["phone"] == "+7999***4567"
+    assert body["status"] == "queued"
+    assert body["is_used"] is False
+    assert set(body) == {
+        "id", "phone", "status", "is_used", "created_at", "expires_at",
+        "sent_at", "delivered_at", "error",
+    }  # fmt: skip
+    assert row.code_hash not in response.content.decode()
+
+
+def test_unknown_verification_is_404_json(api_client):
+    response = api_client.get("/api/auth/verifications/00000000-0000-4000-8000-000000000000/")
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import uuid
+
+from verification import codes
+
+
+def test_codes_are_six_digits_and_vary():
+    issued = {codes.generate_code() for _ in range(200)}
+
+    assert all(len(code) == 6 and code.isdigit() for code in issued)
+    assert len(issued) > 150  # 200 draws from a million values rarely collide
+
+
+def test_well_formed_codes():
+    assert codes.is_well_formed("012345")
+    for bad in ["12345", "1234567", "12a456", "١٢٣٤٥٦", " 12345", ""]:
+        assert not codes.is_well_formed(bad)
+
+
+def test_hash_is_hex_sha256_and_never_the_code():
+    digest = codes.hash_code(uuid.uuid4(), "123456")
+
+    assert len(digest) == 64
+    assert "123456" not in digest

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
+
+from verification.exceptions import InvalidPhone
+from verification.phones import mask_phone, normalize_phone
+
+
+class PhoneField(serializers.CharField):
+    """Any way people write a number in; E.164 out; `invalid_phone` otherwise."""
+
+    default_error_messages = {
+        "required": _("Укажите номер телефона"),
+        "blank": _("Укажите номер телефона"),
+        "null": _("Укажите номер телефона"),
+        "invalid": _("Некорректный номер телефона"),
+        "max_length": _("Некорректный номер телефона"),
+    }
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(max_length=32, **kwargs)  # type: ignore[arg-type]
+
+    def to_internal_value(self, data: object) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")  # a JSON number has lost its "+" and any leading zeros
+        raw = super().to_internal_value(data)
+        try:
+            return normalize_phone(raw)
+        except InvalidPhone:
+            self.fail("invalid")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def run_validation(self, data: object = serializers.empty) -> object:
+        try:
+            return super().run_validation(data)
+        except serializers.ValidationError as exc:
+            # Every problem with the phone (missing, blank, malformed) is `invalid_phone`.
+            messages = exc.detail if isinstance(exc.detail, list) else [exc.detail]
+            raise serializers.ValidationError(
+                [ErrorDetail(str(message), code="invalid_phone") for message in messages]
+            ) from None
+
+
+class SendCodeInputSerializer(serializers.Serializer):
+    phone = PhoneField()
+
+
+class SendCodeOutputSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    phone = serializers.CharField()
+    verification_id = serializers.UUIDField(source="id")
+    expires_at = serializers.DateTimeField()
+
+
+class VerifyCodeInputSerializer(serializers.Serializer):
+    phone = PhoneField()
+    code = serializers.CharField(max_length=16, trim_whitespace=True)
+
+
+class VerifyCodeOutputSerializer(serializers.Serializer):
+    message = serializers.CharField()
+    verified = serializers.BooleanField()
+
+
+class VerificationSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    phone = serializers.SerializerMethodField()
+    status = serializers.CharField()
+    is_used = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+    sent_at = serializers.DateTimeField(allow_null=True)
+    delivered_at = serializers.DateTimeField(allow_null=True)
+    error = serializers.CharField()
+
+    def get_phone(self, obj: object) -> str:
+        return mask_phone(obj.phone)  # type: ignore[attr-defined]
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "degraded", "down"])
+    database = serializers.CharField()
+    redis = serializers.CharField()
+    broker = serializers.CharField()

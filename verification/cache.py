@@ -1,0 +1,77 @@
+"""The seed's SMSVerificationCache: the phone's active code, so a verify skips one query.
+
+Never the source of truth: a hit is only a hint that the conditional UPDATE in
+services.verification_check confirms against the row, and a miss or an outage falls back
+to the database.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.utils import timezone
+from redis.exceptions import RedisError
+
+from verification.models import SMSVerification
+from verification.redis_client import RedisUnavailable, get_redis, redis_failed
+
+KEY_PREFIX = "verification:active:"
+
+
+@dataclass(frozen=True)
+class ActiveCode:
+    id: uuid.UUID
+    code_hash: str
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, verification: SMSVerification) -> ActiveCode:
+        return cls(verification.id, verification.code_hash, verification.expires_at)
+
+
+class SMSVerificationCache:
+    def set_active(self, phone: str, verification: SMSVerification) -> None:
+        ttl = int((verification.expires_at - timezone.now()).total_seconds())
+        if ttl <= 0:
+            return
+        value = json.dumps(
+            {
+                "id": str(verification.id),
+                "code_hash": verification.code_hash,
+                "expires_at": verification.expires_at.timestamp(),
+            }
+        )
+        try:
+            get_redis().set(KEY_PREFIX + phone, value, ex=ttl)
+        except RedisUnavailable:
+            return
+        except RedisError as exc:
+            redis_failed(exc)
+
+    def get_active(self, phone: str) -> ActiveCode | None:
+        try:
+            raw = get_redis().get(KEY_PREFIX + phone)
+        except RedisUnavailable:
+            return None
+        except RedisError as exc:
+            redis_failed(exc)
+            return None
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        expires_at = datetime.fromtimestamp(data["expires_at"], tz=UTC)
+        return ActiveCode(uuid.UUID(data["id"]), data["code_hash"], expires_at)
+
+    def forget(self, phone: str) -> None:
+        try:
+            get_redis().delete(KEY_PREFIX + phone)
+        except RedisUnavailable:
+            return
+        except RedisError as exc:
+            redis_failed(exc)
+
+
+verification_cache = SMSVerificationCache()

@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class DeliveryStatus(models.TextChoices):
+    QUEUED = "queued", "queued"  # stored, waiting for a worker (the row is the outbox)
+    SENDING = "sending", "sending"  # claimed by a worker until lease_until
+    SENT = "sent", "sent"  # accepted by the provider; request_id stored
+    DELIVERED = "delivered", "delivered"
+    FAILED = "failed", "failed"
+    EXPIRED = "expired", "expired"  # the code expired before it could be sent
+
+
+# States whose rows still wait for a provider call.
+UNSENT_STATUSES = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING)
+
+
+class SMSVerification(models.Model):
+    """One code sent to one phone.
+
+    Two independent facts live here: delivery (`status`) and use (`is_used`). The code
+    itself is never stored: `code_hash` is an HMAC keyed with the secret key (see
+    verification/codes.py).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    phone = models.CharField(max_length=16)  # E.164
+    code_hash = models.CharField(max_length=64, editable=False)
+    request_id = models.CharField(max_length=64, blank=True, default="")
+    status = models.CharField(
+        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED
+    )
+    is_used = models.BooleanField(default=False)
+    used_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)  # wrong guesses
+    send_attempts = models.PositiveSmallIntegerField(default=0)  # provider calls made
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    lease_until = models.DateTimeField(null=True, blank=True)  # queued/sending: owner's deadline
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    status_checked_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=255, blank=True, default="")
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "SMS verification"
+        ordering = ("-created_at",)
+        indexes = [
+            # The latest codes of a phone: verify, retire, per-phone limits counted from the DB.
+            models.Index(fields=("phone", "-created_at"), name="verif_phone_created"),
+            # Workers' scans: re-dispatch (queued/sending by age), polling (sent by age),
+            # sweeping (unsent past expiry).
+            models.Index(fields=("status", "created_at"), name="verif_status_created"),
+            # Retention purge and stats by period.
+            models.Index(fields=("created_at",), name="verif_created"),
+            models.Index(
+                fields=("request_id",), name="verif_request_id", condition=~Q(request_id="")
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.phone} ({self.status})"
+
+    def is_expired(self) -> bool:
+        return timezone.now() >= self.expires_at
+
+    def get_sms_status(self) -> str:
+        """The seed's vocabulary: "delivered" | "pending" | "failed" | "no_request_id"."""
+        if self.status == DeliveryStatus.DELIVERED:
+            return "delivered"
+        if self.status in (DeliveryStatus.FAILED, DeliveryStatus.EXPIRED):
+            return "failed"
+        if not self.request_id:
+            return "no_request_id"
+        return "pending"

@@ -1,0 +1,17 @@
+"""Reads."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.shortcuts import get_object_or_404
+
+from verification.models import SMSVerification
+
+
+def verification_get(*, verification_id: uuid.UUID) -> SMSVerification:
+    return get_object_or_404(SMSVerification.objects.defer("code_hash"), id=verification_id)
+
+
+def verification_by_request_id(*, request_id: str) -> SMSVerification | None:
+    return SMSVerification.objects.filter(request_id=request_id).first()

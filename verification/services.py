@@ -1,0 +1,192 @@
+"""Writes: creating and checking codes. The web process never calls the provider here.
+
+Every rule that must hold under concurrency is a single conditional UPDATE or runs under a
+per-phone lock, so two requests racing for the same code or the same quota cannot both win.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, F, Min, Q, Sum
+from django.utils import timezone
+
+from verification import codes
+from verification.cache import verification_cache
+from verification.exceptions import InvalidCode, InvalidPhone, RateLimited
+from verification.models import SMSVerification
+from verification.phones import mask_phone, normalize_phone
+from verification.ratelimit import Limit, rate_limiter
+from verification.redis_client import RedisUnavailable
+from workers import sending
+
+logger = logging.getLogger(__name__)
+
+HOUR = 3600
+
+
+def verification_create(*, phone: str, client_ip: str | None = None) -> SMSVerification:
+    """Store a new code for `phone` (E.164) and enqueue its SMS once the row is committed.
+
+    Retires the phone's earlier unused codes. Raises RateLimited.
+    """
+    limits = [Limit(f"send:phone:{phone}", settings.RATE_LIMIT_SEND_PER_HOUR, HOUR)]
+    if client_ip:
+        limits.append(Limit(f"send:ip:{client_ip}", settings.RATE_LIMIT_SEND_PER_IP_PER_HOUR, HOUR))
+    try:
+        retry_after: int | None = rate_limiter.hit(limits)
+    except RedisUnavailable:
+        retry_after = None  # counted from the database below
+    if retry_after:
+        raise RateLimited(retry_after)
+
+    code = codes.generate_code()
+    now = timezone.now()
+    with transaction.atomic():
+        if retry_after is None:
+            _lock_phone(phone)
+            _check_send_limit_in_db(phone, now)
+        SMSVerification.objects.filter(phone=phone, is_used=False, expires_at__gt=now).update(
+            expires_at=now
+        )
+        verification = SMSVerification(
+            phone=phone,
+            created_at=now,
+            expires_at=now + timedelta(seconds=settings.VERIFICATION_CODE_TTL),
+            client_ip=client_ip,
+        )
+        verification.code_hash = codes.hash_code(verification.id, code)
+        verification.save(force_insert=True)
+        sending.send_verification_sms.delay_on_commit(str(verification.id))
+    verification_cache.set_active(phone, verification)
+    logger.info("verification %s created for %s", verification.id, mask_phone(phone))
+    return verification
+
+
+def verification_check(*, phone: str, code: str) -> SMSVerification:
+    """Mark the phone's current code used if `code` is right. Raises InvalidCode or RateLimited.
+
+    Wrong, expired, used, burned and unknown all raise the same InvalidCode.
+    """
+    try:
+        retry_after: int | None = rate_limiter.hit(
+            [Limit(f"verify:phone:{phone}", settings.RATE_LIMIT_VERIFY_PER_HOUR, HOUR)]
+        )
+    except RedisUnavailable:
+        retry_after = _verify_retry_after_from_db(phone)
+    if retry_after:
+        raise RateLimited(retry_after)
+    if not codes.is_well_formed(code):
+        raise InvalidCode()
+
+    active = verification_cache.get_active(phone)
+    if active is None or not codes.code_matches(active.code_hash, active.id, code):
+        # The cache is a hint: on a miss or a mismatch the database decides.
+        row = _current_code(phone)
+        if row is None:
+            raise InvalidCode()
+        if not codes.code_matches(row.code_hash, row.id, code):
+            _count_wrong_attempt(row.id)
+            raise InvalidCode()
+        verification_id = row.id
+    else:
+        verification_id = active.id
+
+    now = timezone.now()
+    used = SMSVerification.objects.filter(
+        id=verification_id,
+        is_used=False,
+        expires_at__gt=now,
+        attempts__lt=settings.VERIFICATION_MAX_ATTEMPTS,
+    ).update(is_used=True, used_at=now)
+    if not used:
+        raise InvalidCode()  # used by a concurrent request, expired or burned meanwhile
+    verification_cache.forget(phone)
+    logger.info("verification %s confirmed for %s", verification_id, mask_phone(phone))
+    return SMSVerification.objects.get(id=verification_id)
+
+
+def _current_code(phone: str) -> SMSVerification | None:
+    """The phone's newest live code: only it can be confirmed (a new code retires older)."""
+    return (
+        SMSVerification.objects.filter(phone=phone, is_used=False, expires_at__gt=timezone.now())
+        .only("id", "code_hash", "attempts")
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def _count_wrong_attempt(verification_id: uuid.UUID) -> None:
+    """One wrong guess; VERIFICATION_MAX_ATTEMPTS of them burn the code (checked on use)."""
+    SMSVerification.objects.filter(id=verification_id, is_used=False).update(
+        attempts=F("attempts") + 1
+    )
+
+
+def _lock_phone(phone: str) -> None:
+    """Serialize concurrent sends to one phone while Redis cannot count them (PostgreSQL)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [phone])
+
+
+def _check_send_limit_in_db(phone: str, now: datetime) -> None:
+    recent = SMSVerification.objects.filter(
+        phone=phone, created_at__gt=now - timedelta(seconds=HOUR)
+    ).aggregate(count=Count("id"), oldest=Min("created_at"))
+    if recent["count"] >= settings.RATE_LIMIT_SEND_PER_HOUR:
+        raise RateLimited(_seconds_until(recent["oldest"] + timedelta(seconds=HOUR)))
+
+
+def _verify_retry_after_from_db(phone: str) -> int | None:
+    """Verify requests of the last hour as the rows record them: wrong guesses and uses."""
+    now = timezone.now()
+    window_start = now - timedelta(seconds=HOUR)
+    # A code guessed at within the hour was created at most one TTL before the window.
+    totals = SMSVerification.objects.filter(
+        phone=phone,
+        created_at__gt=window_start - timedelta(seconds=settings.VERIFICATION_CODE_TTL),
+    ).aggregate(
+        wrong=Sum("attempts"),
+        used=Count("id", filter=Q(used_at__gt=window_start)),
+        oldest=Min("created_at"),
+    )
+    if (totals["wrong"] or 0) + totals["used"] < settings.RATE_LIMIT_VERIFY_PER_HOUR:
+        return None
+    return _seconds_until(totals["oldest"] + timedelta(seconds=HOUR))
+
+
+def _seconds_until(moment: datetime) -> int:
+    return max(1, int((moment - timezone.now()).total_seconds()) + 1)
+
+
+class GreenSMSService:
+    """The seed's facade, kept for callers written against it."""
+
+    def send_verification_code(self, phone: str) -> SMSVerification:
+        return verification_create(phone=normalize_phone(phone))
+
+    def verify_code(self, phone: str, code: str) -> bool:
+        try:
+            verification_check(phone=normalize_phone(phone), code=code)
+        except (InvalidPhone, InvalidCode, RateLimited):
+            return False
+        return True
+
+    # These two call the provider: for workers and operator commands, never the web path
+    # (which is why the gateway, and with it the greensms client, is imported only here).
+    def get_sms_status(self, request_id: str) -> str:
+        """ "delivered" | "pending" | "failed", as the provider reports it now."""
+        from verification.gateways import get_gateway
+
+        return get_gateway().status(request_id).state
+
+    def get_balance(self) -> Decimal:
+        from verification.gateways import get_gateway
+
+        return get_gateway().balance()
