@@ -1,0 +1,165 @@
+"""HTTP for the greensms client: one pooled session per process, timeouts, typed errors.
+
+The client's own HttpClient calls module-level `requests.request` (a new connection per
+call, no timeout) and trusts any JSON with an `error` key while dropping the HTTP status.
+`PooledHttpClient` keeps its request shape (every parameter in the query string, `user` and
+`pass` or a Bearer token, its User-Agent) and replaces the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from typing import Any
+
+import requests
+from greensms.http.rest import HttpClient
+from greensms.utils.attr_dict import AttrDict
+from requests.adapters import HTTPAdapter
+
+from verification.gateways.classify import parse_response, transport_error
+
+# Sized for a threads/gevent worker pool: a thread never waits for a connection
+# (pool_block=False); beyond 64 concurrent calls extra connections are opened and dropped.
+POOL_MAXSIZE = 64
+# A TCP connect that needs more than one SYN retransmission (3 s) is a dead route.
+CONNECT_TIMEOUT_CAP = 3.05
+
+
+def split_timeout(total: float) -> tuple[float, float]:
+    """(connect, read) summing to `total`: GREEN_SMS_TIMEOUT bounds connect+read (SPEC §3).
+
+    `requests`' read timeout bounds each wait for bytes, not the whole body; the provider's
+    answers are a few dozen bytes, so in practice it bounds the call.
+    """
+    connect = min(CONNECT_TIMEOUT_CAP, total / 2)
+    return connect, total - connect
+
+
+class _NoNetrc(requests.auth.AuthBase):
+    """Keeps `requests` from reading ~/.netrc on every call and overriding our auth."""
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return request
+
+
+def _new_session() -> requests.Session:
+    session = requests.Session()
+    session.auth = _NoNetrc()
+    # No urllib3 retries: a retried send could deliver a code twice; Celery decides retries.
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_MAXSIZE, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+class _SessionPerProcess:
+    """One Session per pid. A forked child (Celery prefork) must never reuse the parent's
+    sockets: two processes reading one TLS stream corrupt each other's answers."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._session: requests.Session | None = None
+        self._pid = 0
+
+    def get(self) -> requests.Session:
+        session, pid = self._session, self._pid
+        if session is not None and pid == os.getpid():
+            return session
+        with self._lock:
+            if self._session is None or self._pid != os.getpid():
+                self._session, self._pid = _new_session(), os.getpid()
+            return self._session
+
+    def forget_after_fork(self) -> None:
+        # Dropped, not closed: closing could shut down connections the parent still uses.
+        self._lock = threading.Lock()
+        self._session = None
+
+
+_sessions = _SessionPerProcess()
+os.register_at_fork(after_in_child=_sessions.forget_after_fork)
+
+
+def shared_session() -> requests.Session:
+    return _sessions.get()
+
+
+class PooledHttpClient(HttpClient):
+    """The client's HttpClient, on the shared session, with timeouts and typed errors.
+
+    Thread-safe: `request` only reads instance attributes set in `__init__`.
+    """
+
+    def __init__(self, opts: dict[str, Any], *, timeout: tuple[float, float]) -> None:
+        super().__init__(opts)
+        self._timeout = timeout
+        self._secrets = tuple(s for s in (self.token, self.default_params.get("pass")) if s)
+
+    def request(self, **kwargs: Any) -> AttrDict:
+        method: str = kwargs["method"]
+        call_params: dict[str, Any] = kwargs.get("params") or {}
+        params = {**self.default_params, **call_params}
+        headers = {"User-Agent": self.sdk_version_header, "Accept": "application/json"}
+        if self.token:
+            headers["Authorization"] = "Bearer " + self.token
+        non_idempotent = method.upper() != "GET"
+        error = None
+        try:
+            response = shared_session().request(
+                method,
+                kwargs["url"],
+                params=params,
+                headers=headers,
+                timeout=self._timeout,
+                allow_redirects=False,  # a redirect would replay the credentials elsewhere
+            )
+        except requests.RequestException as exc:
+            error = transport_error(exc, non_idempotent=non_idempotent)
+        if error is not None:
+            # Raised outside the except block so the requests exception (and the URL with
+            # the password in it) is not even chained as __context__.
+            raise error
+        payload = parse_response(
+            response.status_code,
+            response.headers.get("Content-Type", ""),
+            response.content,
+            non_idempotent=non_idempotent,
+            secrets=(*self._secrets, str(call_params.get("hidden") or "")),
+        )
+        return AttrDict(payload)
+
+
+# --- logs ------------------------------------------------------------------------------
+_QUERY_STRING = re.compile(r"\?[^\s\"'>)]*")
+# urllib3 prints request lines ("POST /sms/send?user=..&pass=.. HTTP/1.1") at DEBUG and
+# URLs in retry/redirect warnings; settings keep it at WARNING, this holds at any level.
+_URL_LOGGERS = (
+    "urllib3.connectionpool",
+    "urllib3.connection",
+    "urllib3.poolmanager",
+    "urllib3.response",
+    "urllib3.util.retry",
+    "requests",
+)
+
+
+class RedactQueryStrings(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "?" in message:
+            record.msg, record.args = _QUERY_STRING.sub("?<redacted>", message), None
+        return True
+
+
+def install_log_redaction() -> None:
+    """Idempotent; runs on import of this module."""
+    for name in _URL_LOGGERS:
+        target = logging.getLogger(name)
+        if not any(isinstance(f, RedactQueryStrings) for f in target.filters):
+            target.addFilter(RedactQueryStrings())
+
+
+install_log_redaction()
