@@ -98,7 +98,18 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / '
 # whole send-code request; health checks drop connections the server closed meanwhile.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=600)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite is for development: let the web process, the worker's threads and the tests'
+    # worker share one file (WAL: readers never block the writer; IMMEDIATE: a writer waits
+    # for the lock instead of failing on upgrade). An in-memory test database cannot be
+    # shared across threads without "table is locked" errors, hence a file for tests too.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Fail fast when the database is unreachable, so the API answers 503 instead of hanging.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
 
@@ -160,6 +171,9 @@ GREEN_SMS_TIMEOUT = env.float("GREEN_SMS_TIMEOUT", default=10)
 GREEN_SMS_LOW_BALANCE = env.float("GREEN_SMS_LOW_BALANCE", default=100)
 GREEN_SMS_DEBUG_BALANCE = env.float("GREEN_SMS_DEBUG_BALANCE", default=1000)
 GREEN_SMS_TEMPLATE = env.str("GREEN_SMS_TEMPLATE", default="Ваш код: {code}")
+# Seconds sends pause after the provider reports insufficient funds (the breaker's cooldown).
+GREEN_SMS_FUNDS_PAUSE = env.int("GREEN_SMS_FUNDS_PAUSE", default=60)
+GREEN_SMS_BALANCE_INTERVAL = env.int("GREEN_SMS_BALANCE_INTERVAL", default=3600)
 
 # VERIFICATION (SPEC §3, §5)
 # ------------------------------------------------------------------------------
@@ -168,6 +182,11 @@ VERIFICATION_MAX_ATTEMPTS = env.int("VERIFICATION_MAX_ATTEMPTS", default=5)
 VERIFICATION_RETENTION_DAYS = env.int("VERIFICATION_RETENTION_DAYS", default=30)
 VERIFICATION_POLL_INTERVAL = env.int("VERIFICATION_POLL_INTERVAL", default=30)
 VERIFICATION_DISPATCH_AFTER = env.int("VERIFICATION_DISPATCH_AFTER", default=30)
+# Rows still without a final delivery status this long after sending are given up (failed).
+VERIFICATION_POLL_HORIZON = env.int("VERIFICATION_POLL_HORIZON", default=3600)
+VERIFICATION_SWEEP_INTERVAL = env.int("VERIFICATION_SWEEP_INTERVAL", default=300)
+# First retry delay of a failed send; later ones double, with full jitter (workers/sending.py).
+VERIFICATION_SEND_RETRY_BASE = env.float("VERIFICATION_SEND_RETRY_BASE", default=2.0)
 RATE_LIMIT_SEND_PER_HOUR = env.int("RATE_LIMIT_SEND_PER_HOUR", default=5)
 RATE_LIMIT_VERIFY_PER_HOUR = env.int("RATE_LIMIT_VERIFY_PER_HOUR", default=5)
 RATE_LIMIT_SEND_PER_IP_PER_HOUR = env.int("RATE_LIMIT_SEND_PER_IP_PER_HOUR", default=30)

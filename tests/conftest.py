@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from project.celery import app as celery_app
 from verification.redis_client import breaker as redis_breaker
 
-pytest_plugins: list[str] = []
+pytest_plugins = ["tests.sandbox_fixtures"]
 
 # A port nothing listens on: connections are refused at once.
 DEAD_REDIS_URL = "redis://127.0.0.1:1/0"
@@ -61,11 +61,11 @@ def broker_down() -> Iterator[None]:
 
 
 def _swap_broker(url: str) -> None:
-    celery_app.conf.broker_url = url
+    celery_app.conf["broker_url"] = url
     # Drop pooled connections and producers bound to the previous URL.
     celery_app.close()
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
+    celery_app._pool = None  # type: ignore[attr-defined]
+    celery_app.amqp._producer_pool = None  # type: ignore[attr-defined]
 
 
 @pytest.fixture
@@ -91,3 +91,44 @@ def fast_limits(settings: Any) -> Any:
 def pytest_report_header() -> str:
     db = settings.DATABASES["default"]
     return f"database: {db['ENGINE']} {db.get('NAME')}; redis: {settings.REDIS_URL}"
+
+
+@pytest.fixture(scope="session")
+def live_worker(django_db_setup: None, django_db_blocker: Any) -> Iterator[Any]:
+    """A real Celery worker (threads pool) on the real Redis broker, consuming every queue.
+
+    Session-scoped: starting a worker costs a second. Tests using it need
+    `django_db(transaction=True)`: the worker's threads only see committed rows.
+    """
+    from celery.contrib.testing.worker import start_worker
+
+    import workers.housekeeping
+    import workers.polling
+    import workers.sending  # noqa: F401 - registers the tasks with the app
+
+    with celery_app.connection_for_write() as conn:
+        for name in ("sms", "status", "maintenance"):
+            conn.SimpleQueue(name).clear()
+    with start_worker(
+        celery_app,
+        pool="threads",
+        concurrency=8,
+        perform_ping_check=False,
+        loglevel="WARNING",
+        shutdown_timeout=30,
+    ) as worker:
+        yield worker
+
+
+def wait_for(condition: Any, timeout: float = 20.0, interval: float = 0.05) -> Any:
+    """Poll `condition()` until it returns something truthy; fail after `timeout` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)

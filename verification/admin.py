@@ -19,8 +19,8 @@ class SMSVerificationAdmin(admin.ModelAdmin):
     list_filter = ("status", "is_used", "created_at")
     search_fields = ("phone", "=request_id")
     date_hierarchy = "created_at"
-    # The code hash is never shown: it is of no use to an operator and a gift to an attacker.
-    exclude = ("code_hash",)
+    # Nothing code-related is ever shown: it is of no use to an operator and a gift to an attacker.
+    exclude = ("code_hash", "code_seed")
     readonly_fields = (
         "id",
         "phone",
@@ -42,7 +42,7 @@ class SMSVerificationAdmin(admin.ModelAdmin):
     show_full_result_count = False  # COUNT(*) over months of rows on every page is slow
 
     def get_queryset(self, request):  # type: ignore[no-untyped-def]
-        return super().get_queryset(request).defer("code_hash")
+        return super().get_queryset(request).defer("code_hash", "code_seed")
 
     def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False  # codes are created through the API only

@@ -1,7 +1,14 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class VerificationConfig(AppConfig):
     name = "verification"
     verbose_name = "Phone verification"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from verification.schedules import ensure_periodic_tasks
+
+        # After django_celery_beat's tables exist; idempotent, so every migrate may run it.
+        post_migrate.connect(ensure_periodic_tasks, sender=self, dispatch_uid="verification-beat")

@@ -24,13 +24,14 @@ class SMSVerification(models.Model):
     """One code sent to one phone.
 
     Two independent facts live here: delivery (`status`) and use (`is_used`). The code
-    itself is never stored: `code_hash` is an HMAC keyed with the secret key (see
-    verification/codes.py).
+    itself is never stored: `code_hash` is an HMAC keyed with the secret key and the code is
+    derived from `code_seed` by a worker when it sends (see verification/codes.py).
     """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     phone = models.CharField(max_length=16)  # E.164
     code_hash = models.CharField(max_length=64, editable=False)
+    code_seed = models.CharField(max_length=32, editable=False)  # see verification/codes.py
     request_id = models.CharField(max_length=64, blank=True, default="")
     status = models.CharField(
         max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED

@@ -10,7 +10,9 @@ from verification.models import SMSVerification
 
 
 def verification_get(*, verification_id: uuid.UUID) -> SMSVerification:
-    return get_object_or_404(SMSVerification.objects.defer("code_hash"), id=verification_id)
+    return get_object_or_404(
+        SMSVerification.objects.defer("code_hash", "code_seed"), id=verification_id
+    )
 
 
 def verification_by_request_id(*, request_id: str) -> SMSVerification | None:

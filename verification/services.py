@@ -19,6 +19,7 @@ from django.utils import timezone
 from verification import codes
 from verification.cache import verification_cache
 from verification.exceptions import InvalidCode, InvalidPhone, RateLimited
+from verification.gateways import get_gateway
 from verification.models import SMSVerification
 from verification.phones import mask_phone, normalize_phone
 from verification.ratelimit import Limit, rate_limiter
@@ -45,7 +46,6 @@ def verification_create(*, phone: str, client_ip: str | None = None) -> SMSVerif
     if retry_after:
         raise RateLimited(retry_after)
 
-    code = codes.generate_code()
     now = timezone.now()
     with transaction.atomic():
         if retry_after is None:
@@ -59,7 +59,9 @@ def verification_create(*, phone: str, client_ip: str | None = None) -> SMSVerif
             created_at=now,
             expires_at=now + timedelta(seconds=settings.VERIFICATION_CODE_TTL),
             client_ip=client_ip,
+            code_seed=codes.new_seed(),
         )
+        code = codes.code_for(verification.id, verification.code_seed)
         verification.code_hash = codes.hash_code(verification.id, code)
         verification.save(force_insert=True)
         sending.send_verification_sms.delay_on_commit(str(verification.id))
@@ -178,15 +180,9 @@ class GreenSMSService:
             return False
         return True
 
-    # These two call the provider: for workers and operator commands, never the web path
-    # (which is why the gateway, and with it the greensms client, is imported only here).
     def get_sms_status(self, request_id: str) -> str:
         """ "delivered" | "pending" | "failed", as the provider reports it now."""
-        from verification.gateways import get_gateway
-
         return get_gateway().status(request_id).state
 
     def get_balance(self) -> Decimal:
-        from verification.gateways import get_gateway
-
         return get_gateway().balance()

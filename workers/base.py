@@ -24,6 +24,10 @@ class OutboxTask(Task):  # type: ignore[misc]
     failed publish is logged, not raised (celeryconfig bounds how long it may take).
     """
 
+    # Retries are bounded by the row (a code's expiry), not by a count: Celery's default of
+    # 3 retries would give up on a provider outage within seconds.
+    max_retries = None
+
     def delay_on_commit(self, *args: Any, **kwargs: Any) -> None:
         transaction.on_commit(partial(self.publish, args, kwargs))
 

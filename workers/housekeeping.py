@@ -1,1 +1,53 @@
-"""Celery tasks: housekeeping."""
+"""Re-dispatch, sweeping and the balance: the `maintenance` queue."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import Task
+
+from project.celery import app
+from verification import housekeeping
+from verification.gateways.errors import ProviderError
+
+logger = logging.getLogger(__name__)
+
+# Batches one sweep run takes before handing over to a fresh task (so one run never holds a
+# worker slot for long), and how many such hand-overs one beat tick may chain.
+SWEEP_BATCHES_PER_RUN = 10
+SWEEP_MAX_CHAIN = 20
+
+
+@app.task(name="maintenance.redispatch_stuck")
+def redispatch_stuck() -> int:
+    return housekeeping.redispatch_stuck()
+
+
+@app.task(name="maintenance.sweep", bind=True)
+def sweep(self: Task, chain: int = 0) -> dict[str, int]:
+    expired = purged = 0
+    for _ in range(SWEEP_BATCHES_PER_RUN):
+        batch_expired = housekeeping.expire_unsent()
+        batch_purged = housekeeping.purge_old()
+        expired += batch_expired
+        purged += batch_purged
+        if (
+            batch_expired < housekeeping.SWEEP_BATCH_SIZE
+            and batch_purged < housekeeping.SWEEP_BATCH_SIZE
+        ):
+            break
+    else:
+        if chain < SWEEP_MAX_CHAIN:
+            self.apply_async(kwargs={"chain": chain + 1})
+    if expired or purged:
+        logger.info("sweep: %s expired, %s purged (chain %s)", expired, purged, chain)
+    return {"expired": expired, "purged": purged}
+
+
+@app.task(name="maintenance.check_balance")
+def check_balance() -> str | None:
+    try:
+        return str(housekeeping.check_balance())
+    except ProviderError as exc:
+        logger.warning("could not read the GreenSMS balance: %s", exc.reason)
+        return None

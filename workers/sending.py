@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from project.celery import app
+from verification import sending
 from workers.base import OutboxTask
 
 
@@ -12,4 +13,9 @@ from workers.base import OutboxTask
 # the first message's absolute expiry, and beat's re-dispatch passes the row's own.
 @app.task(name="sms.send_code", base=OutboxTask, bind=True, expires=settings.VERIFICATION_CODE_TTL)
 def send_verification_sms(self: OutboxTask, verification_id: str) -> None:
-    raise NotImplementedError
+    """Idempotent: only a claimable row is sent, so redelivery sends no second SMS."""
+    result = sending.verification_send(
+        verification_id=verification_id, retries=self.request.retries
+    )
+    if result.retry_in is not None:
+        raise self.retry(countdown=result.retry_in)

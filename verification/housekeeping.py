@@ -1,0 +1,108 @@
+"""Keeping the table healthy: re-dispatch stuck rows, expire and purge old ones, watch funds.
+
+Every job works in bounded batches (a named size, counts returned) and is idempotent, so
+running it twice, late or concurrently is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from verification import funds
+from verification.gateways import get_gateway
+from verification.models import DeliveryStatus, SMSVerification
+from workers import sending as send_tasks
+
+logger = logging.getLogger(__name__)
+
+# Rows re-published per run; a backlog larger than this drains over a few beat ticks
+# instead of flooding the broker in one go.
+REDISPATCH_BATCH_SIZE = 500
+# Rows expired or purged per statement: short statements, short row locks.
+SWEEP_BATCH_SIZE = 5000
+
+
+def redispatch_stuck(*, limit: int = REDISPATCH_BATCH_SIZE) -> int:
+    """Publish again the rows whose send message was lost; returns how many were published.
+
+    Lost means: still `queued` DISPATCH_AFTER seconds after creation (the broker was down at
+    commit) or after a retry fell due, or `sending` past its lease (the worker died). The
+    send task's claim makes a duplicate harmless.
+    """
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.VERIFICATION_DISPATCH_AFTER)
+    rows = list(
+        SMSVerification.objects.filter(expires_at__gt=now)
+        .filter(
+            Q(status=DeliveryStatus.QUEUED, lease_until__isnull=True, created_at__lt=stale)
+            | Q(status__in=(DeliveryStatus.QUEUED, DeliveryStatus.SENDING), lease_until__lt=now)
+        )
+        .order_by("created_at")
+        .values_list("id", "expires_at")[:limit]
+    )
+    if not rows:
+        return 0
+    # Not again before another DISPATCH_AFTER: the new message gets time to be worked.
+    SMSVerification.objects.filter(
+        id__in=[row_id for row_id, _ in rows], status=DeliveryStatus.QUEUED
+    ).update(lease_until=now + timedelta(seconds=settings.VERIFICATION_DISPATCH_AFTER))
+    published = 0
+    for row_id, expires_at in rows:
+        if not send_tasks.send_verification_sms.publish((str(row_id),), {}, expires=expires_at):
+            break  # the broker is still down: the next run tries again
+        published += 1
+    logger.info("re-dispatched %s of %s stuck verifications", published, len(rows))
+    return published
+
+
+def expire_unsent(*, batch_size: int = SWEEP_BATCH_SIZE) -> int:
+    """Codes that expired before any worker could send them: `expired`, never sent."""
+    now = timezone.now()
+    ids = list(
+        SMSVerification.objects.filter(expires_at__lte=now)
+        .filter(
+            Q(status=DeliveryStatus.QUEUED) | Q(status=DeliveryStatus.SENDING, lease_until__lt=now)
+        )
+        .values_list("id", flat=True)[:batch_size]
+    )
+    if not ids:
+        return 0
+    return SMSVerification.objects.filter(
+        id__in=ids, status__in=(DeliveryStatus.QUEUED, DeliveryStatus.SENDING)
+    ).update(
+        status=DeliveryStatus.EXPIRED, lease_until=None, error="expired before it could be sent"
+    )
+
+
+def purge_old(*, batch_size: int = SWEEP_BATCH_SIZE) -> int:
+    """Rows past VERIFICATION_RETENTION_DAYS (kept until then for stats and audit)."""
+    cutoff = timezone.now() - timedelta(days=settings.VERIFICATION_RETENTION_DAYS)
+    ids = list(
+        SMSVerification.objects.filter(created_at__lt=cutoff).values_list("id", flat=True)[
+            :batch_size
+        ]
+    )
+    if not ids:
+        return 0
+    deleted, _ = SMSVerification.objects.filter(id__in=ids).delete()
+    return deleted
+
+
+def check_balance() -> Decimal:
+    """Log the balance; WARNING when low; reopen sending when funds are back."""
+    balance = get_gateway().balance()
+    if balance < Decimal(str(settings.GREEN_SMS_LOW_BALANCE)):
+        logger.warning(
+            "GreenSMS balance is low: %s (threshold %s)", balance, settings.GREEN_SMS_LOW_BALANCE
+        )
+    else:
+        logger.info("GreenSMS balance: %s", balance)
+    if balance > 0:
+        funds.close_breaker()
+    return balance
