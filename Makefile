@@ -25,7 +25,7 @@ ci-install: $(CI_INSTALLED)
 
 ## Start web, worker, beat and Flower (debug SMS mode unless .env says otherwise).
 run: $(INSTALLED)
-	$(WITH_REDIS) sh -c '$(BIN)/python manage.py migrate --noinput && exec $(BIN)/honcho start'
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(WITH_REDIS) sh -c 'python manage.py migrate --noinput && exec honcho start'
 
 ## The whole suite, slow process-level fault tests included. PYTEST_ARGS narrows it.
 test: $(INSTALLED)
