@@ -37,21 +37,23 @@ def redispatch_stuck(*, limit: int = REDISPATCH_BATCH_SIZE) -> int:
     """
     now = timezone.now()
     stale = now - timedelta(seconds=settings.VERIFICATION_DISPATCH_AFTER)
+    lost = Q(status=DeliveryStatus.QUEUED, lease_until__isnull=True, created_at__lt=stale) | Q(
+        status__in=(DeliveryStatus.QUEUED, DeliveryStatus.SENDING), lease_until__lt=now
+    )
     rows = list(
-        SMSVerification.objects.filter(expires_at__gt=now)
-        .filter(
-            Q(status=DeliveryStatus.QUEUED, lease_until__isnull=True, created_at__lt=stale)
-            | Q(status__in=(DeliveryStatus.QUEUED, DeliveryStatus.SENDING), lease_until__lt=now)
-        )
+        SMSVerification.objects.filter(lost, expires_at__gt=now)
         .order_by("created_at")
         .values_list("id", "expires_at")[:limit]
     )
     if not rows:
         return 0
-    # Not again before another DISPATCH_AFTER: the new message gets time to be worked.
-    SMSVerification.objects.filter(
-        id__in=[row_id for row_id, _ in rows], status=DeliveryStatus.QUEUED
-    ).update(lease_until=now + timedelta(seconds=settings.VERIFICATION_DISPATCH_AFTER))
+    # Back to `queued` (a dead worker's claim is void) and not again before another
+    # DISPATCH_AFTER, so the new message gets time to be worked.
+    # The same condition again: a row a worker claimed meanwhile is not touched.
+    SMSVerification.objects.filter(lost, id__in=[row_id for row_id, _ in rows]).update(
+        status=DeliveryStatus.QUEUED,
+        lease_until=now + timedelta(seconds=settings.VERIFICATION_DISPATCH_AFTER),
+    )
     published = 0
     for row_id, expires_at in rows:
         if not send_tasks.send_verification_sms.publish((str(row_id),), {}, expires=expires_at):
