@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from verification.gateways import DeliveryStatus as ProviderStatus
 from verification.gateways import get_gateway
-from verification.gateways.errors import ProviderError
+from verification.gateways.errors import InvalidParameters, ProviderError
 from verification.models import DeliveryStatus, SMSVerification
 
 logger = logging.getLogger(__name__)
@@ -99,6 +99,12 @@ def _apply(
     counts: PollCounts,
 ) -> bool:
     """Update `row` in memory from the provider's answer; True when it changed."""
+    if isinstance(answer, InvalidParameters):
+        # The id itself is unusable (e.g. "debug_request_id" from GREEN_SMS_DEBUG mode):
+        # no later poll can succeed.
+        counts.failed += 1
+        row.status, row.error = DeliveryStatus.FAILED, f"status unavailable: {answer.reason}"
+        return True
     if isinstance(answer, ProviderError):
         counts.errors += 1
         logger.warning("status of %s: %s", row.id, answer.reason)

@@ -84,3 +84,16 @@ def test_rows_without_a_final_status_give_up_after_the_horizon(
     assert counts.given_up == 1
     assert row.status == "failed"
     assert "horizon" in row.error
+
+
+def test_a_debug_request_id_under_the_real_backend_fails_at_once(sandbox_gateway):
+    # given: a row sent while GREEN_SMS_DEBUG was on, polled after switching to GreenSMS
+    row, _ = make_verification(status=DeliveryStatus.SENT, request_id="debug_request_id")
+    SMSVerification.objects.filter(id=row.id).update(sent_at=timezone.now())
+
+    counts = tracking.poll_batch()
+
+    row.refresh_from_db()
+    assert counts.failed == 1
+    assert row.status == "failed"
+    assert row.error.startswith("status unavailable")
