@@ -1,0 +1,407 @@
+"""site.yml for real against this machine (connection local), into a temp prefix.
+
+No systemd here: the role runs with django_app_manage_systemd=false, so it writes the unit
+files and starts nothing. Everything else is the production path: the code comes from a git
+repository (a snapshot of this working tree), the requirements go into a virtualenv, the
+.env is rendered from group_vars/production.yml and an encrypted vault, and the app migrates
+against the local PostgreSQL, in a database of its own that is dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import grp
+import json
+import os
+import pwd
+import shlex
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.deploy.conftest import (
+    ANSIBLE_DIR,
+    REPO_ROOT,
+    Ansible,
+    PlaybookRun,
+    local_inventory,
+    read_env_file,
+)
+
+# The role installs requirements.txt into a fresh virtualenv: minutes with a cold pip cache.
+pytestmark = [pytest.mark.deploy, pytest.mark.timeout(900)]
+
+# Per run: two runs at once (a developer and CI on one machine) never share a database.
+DATABASE_PREFIX = "verification_deploy_test_"
+DATABASE = f"{DATABASE_PREFIX}{os.getpid()}"
+STALE_DATABASES = (
+    "SELECT datname FROM pg_database WHERE starts_with(datname, 'verification_deploy_test_')"
+)
+PSQL = ["psql", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-v", "ON_ERROR_STOP=1"]
+PROCESSES = ("web", "worker", "beat", "flower")
+
+VAULT = """\
+vault_django_secret_key: deploy-test-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz
+vault_database_password: ""
+vault_redis_password: ""
+vault_green_sms_user: seed_user
+vault_green_sms_password: seed-password
+vault_green_sms_token: ""
+vault_flower_basic_auth: ops:flower-password
+"""
+
+
+@dataclass
+class Deployment:
+    root: Path
+    units: Path
+    first: PlaybookRun
+    second: PlaybookRun
+    web_moved: PlaybookRun
+    restart_requested: PlaybookRun
+
+    @property
+    def app(self) -> Path:
+        return self.root / "app"
+
+    @property
+    def venv_python(self) -> Path:
+        return self.root / "venv" / "bin" / "python"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 (loopback)
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+@contextlib.contextmanager
+def unit_process(
+    deployment: Deployment, process: str, args: dict[str, str], ready: str, host: str = "localhost"
+) -> Iterator[int]:
+    """Start a unit's ExecStart as systemd would: its directory, the .env as its environment.
+
+    `args` replaces option values (the listening port, paths systemd would create). Yields
+    the port once `ready` answers over HTTP, and stops the process afterwards.
+    """
+    unit = (deployment.units / f"verification-{process}.service").read_text()
+    command = shlex.split(next(line for line in unit.splitlines() if line.startswith("ExecStart=")))
+    command[0] = command[0].removeprefix("ExecStart=")
+    port = free_port()
+    for option, value in args.items():
+        value = value.format(port=port, tmp=deployment.root)
+        for i, arg in enumerate(command):
+            if arg.startswith(f"{option}="):
+                command[i] = f"{option}={value}"
+            elif arg == option:
+                command[i + 1] = value
+    environment = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "HOME": str(deployment.root),
+        **read_env_file(deployment.app / ".env"),
+    }
+    log = deployment.root / f"{process}.log"
+    with log.open("wb") as output:
+        child = subprocess.Popen(
+            command,
+            cwd=deployment.app,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        # Booting imports Django in every worker: slow on a busy 2-core machine.
+        deadline = time.monotonic() + 120
+        while True:
+            with contextlib.suppress(OSError):
+                http_get(f"http://127.0.0.1:{port}{ready}", {"Host": host})
+                break
+            assert child.poll() is None, f"{process} exited:\n{log.read_text()}"
+            assert time.monotonic() < deadline, f"{process} never answered:\n{log.read_text()}"
+            time.sleep(0.5)
+        yield port
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGTERM)
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+
+
+def psql(*args: str, database: str = "postgres") -> str:
+    result = subprocess.run(
+        [*PSQL, "-d", database, "-tA", *args], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, f"psql {args}: {result.stderr}"
+    return result.stdout.strip()
+
+
+def snapshot_repository(dest: Path) -> str:
+    """Commit this working tree (tracked and new files, not ignored ones) into a new repo."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    for name in filter(None, (entry.decode() for entry in listed)):
+        source = REPO_ROOT / name
+        if source.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    git = ["git", "-c", "user.name=deploy-test", "-c", "user.email=deploy-test@localhost"]
+    subprocess.run([*git, "init", "-q"], cwd=dest, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=dest, check=True)
+    subprocess.run(
+        [*git, "-c", "commit.gpgsign=false", "commit", "-q", "--no-verify", "-m", "snapshot"],
+        cwd=dest,
+        check=True,
+    )
+    return subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=dest, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def deployment(ansible: Ansible, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    tmp = tmp_path_factory.mktemp("deploy")
+    try:
+        psql("-c", "select 1")
+    except AssertionError as error:
+        pytest.fail(f"PostgreSQL at 127.0.0.1:5432 is needed (SPEC §10): {error}")
+    # Databases of earlier runs that were killed before they could drop theirs.
+    for name in psql("-c", STALE_DATABASES).split():
+        pid = name.removeprefix(DATABASE_PREFIX)
+        if name == DATABASE or not (pid.isdigit() and Path(f"/proc/{pid}").exists()):
+            psql("-c", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    psql("-c", f"CREATE DATABASE {DATABASE}")
+
+    source = tmp / "source"
+    source.mkdir()
+    commit = snapshot_repository(source)
+    (tmp / "vault-password").write_text("deploy-test-vault-password\n")
+    (tmp / "vault.yml").write_text(VAULT)
+    subprocess.run(
+        [
+            str(ansible.bin / "ansible-vault"),
+            "encrypt",
+            "--vault-password-file",
+            str(tmp / "vault-password"),
+            str(tmp / "vault.yml"),
+        ],
+        env=ansible.env(),
+        capture_output=True,
+        check=True,
+    )
+    root = tmp / "srv" / "verification"
+    units = tmp / "etc" / "systemd" / "system"
+    inventory = local_inventory(tmp / "inventory", ansible.python)
+    extra_vars = {
+        "vault_file": str(tmp / "vault.yml"),
+        # This machine has no systemd, and the test needs neither root nor a service user.
+        "ansible_become": False,
+        "django_app_manage_systemd": False,
+        "django_app_install_packages": False,
+        "django_app_create_user": False,
+        "django_app_user": pwd.getpwuid(os.getuid()).pw_name,
+        "django_app_group": grp.getgrgid(os.getgid()).gr_name,
+        "django_app_root": str(root),
+        "django_app_systemd_dir": str(units),
+        "django_app_python": getattr(sys, "_base_executable", sys.executable),
+        "django_app_git_repo": str(source),
+        "django_app_git_version": commit,
+        # The local services, in place of the production addresses of group_vars.
+        "database_host": "127.0.0.1",
+        "database_user": "postgres",
+        "database_name": DATABASE,
+        "redis_host": "127.0.0.1",
+    }
+    vault = ("--vault-password-file", str(tmp / "vault-password"))
+
+    def deploy(**overrides: object) -> PlaybookRun:
+        return ansible.playbook(
+            ANSIBLE_DIR / "site.yml",
+            inventory,
+            {**extra_vars, **overrides},
+            *vault,
+            tmp_path=tmp,
+        )
+
+    try:
+        first = deploy()
+        assert first.returncode == 0, first.errors()
+        second = deploy()
+        web_moved = deploy(django_app_web_bind="127.0.0.1:8001")
+        restart_requested = deploy(django_app_web_bind="127.0.0.1:8001", django_app_restart=True)
+        yield Deployment(root, units, first, second, web_moved, restart_requested)
+    finally:
+        psql("-c", f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+
+
+def test_first_run_deploys(deployment: Deployment) -> None:
+    recap = deployment.first.recap()
+    assert recap["failed"] == 0
+    assert recap["changed"] > 0
+
+
+def test_the_app_is_installed_into_its_virtualenv(deployment: Deployment) -> None:
+    # when the deployed virtualenv imports the entry points of every process
+    result = subprocess.run(
+        [
+            str(deployment.venv_python),
+            "-c",
+            "import django, celery, django_celery_beat, flower, gunicorn, project.wsgi",
+        ],
+        cwd=deployment.app,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    # then they are all there, with the app's code checked out beside them
+    assert result.returncode == 0, result.stderr
+    assert (deployment.app / "manage.py").is_file()
+    assert (deployment.app / "staticfiles" / "admin").is_dir()
+
+
+def test_migrations_are_applied_to_the_database(deployment: Deployment) -> None:
+    # then the database has Django's, django-celery-beat's and the app's migrations
+    applied = psql("-c", "SELECT DISTINCT app FROM django_migrations", database=DATABASE)
+    assert {"auth", "django_celery_beat", "verification"} <= set(applied.split())
+    plan = subprocess.run(
+        [str(deployment.venv_python), "manage.py", "showmigrations", "--plan"],
+        cwd=deployment.app,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "[ ]" not in plan
+
+
+def test_env_file_is_rendered_for_the_service_user_only(deployment: Deployment) -> None:
+    env_file = deployment.app / ".env"
+    mode = env_file.stat()
+    assert stat.S_IMODE(mode.st_mode) == 0o600
+    assert mode.st_uid == os.getuid()
+    env = read_env_file(env_file)
+    assert env["DATABASE_URL"] == f"postgres://postgres:@127.0.0.1:5432/{DATABASE}"
+    assert env["REDIS_URL"] == "redis://127.0.0.1:6379/0"
+    assert env["GREEN_SMS_USER"] == "seed_user"
+    assert env["GREEN_SMS_PASSWORD"] == "seed-password"
+    assert env["GREEN_SMS_DEBUG"] == "false"
+    assert env["DJANGO_DEBUG"] == "false"
+    assert env["FLOWER_BASIC_AUTH"] == "ops:flower-password"
+
+
+def test_unit_files_are_rendered_for_every_process(deployment: Deployment) -> None:
+    venv_bin = deployment.root / "venv" / "bin"
+    units = {p: (deployment.units / f"verification-{p}.service").read_text() for p in PROCESSES}
+    for process, text in units.items():
+        assert f"EnvironmentFile={deployment.app}/.env" in text, process
+        assert f"WorkingDirectory={deployment.app}" in text, process
+        assert f"User={pwd.getpwuid(os.getuid()).pw_name}" in text, process
+        assert "WantedBy=multi-user.target" in text, process
+    assert f"ExecStart={venv_bin}/gunicorn project.wsgi:application --workers 4" in units["web"]
+    assert (
+        f"ExecStart={venv_bin}/celery -A project worker --pool threads --concurrency 64 "
+        "--queues sms,status,maintenance" in units["worker"]
+    )
+    assert "--scheduler django_celery_beat.schedulers:DatabaseScheduler" in units["beat"]
+    assert "flower --conf=flowerconfig.py --address=127.0.0.1 --port=5555" in units["flower"]
+    assert "flower-password" not in units["flower"]
+
+
+def test_second_run_changes_nothing(deployment: Deployment) -> None:
+    recap = deployment.second.recap()
+    assert recap["failed"] == 0
+    assert recap["changed"] == 0, deployment.second.output[-6000:]
+    assert deployment.second.handlers() == []
+
+
+def test_a_changed_unit_restarts_only_its_process(deployment: Deployment) -> None:
+    # given a deployed host, when only the web process's bind address changes
+    run = deployment.web_moved
+
+    # then only the web unit is rewritten, and only web restarts (after a systemd reload)
+    assert run.recap()["failed"] == 0
+    assert run.recap()["changed"] == 1, run.output[-6000:]
+    assert run.handlers() == ["Reload systemd", "Restart web"]
+    web = (deployment.units / "verification-web.service").read_text()
+    assert "--bind 127.0.0.1:8001" in web
+
+
+def test_a_requested_restart_restarts_every_process(deployment: Deployment) -> None:
+    # given a deployed host, when the operator asks for a restart and nothing else changed
+    run = deployment.restart_requested
+
+    # then every process restarts, and nothing else happens
+    assert run.recap()["failed"] == 0
+    assert run.recap()["changed"] == 1, run.output[-6000:]
+    assert run.handlers() == [f"Restart {process}" for process in PROCESSES]
+
+
+def test_unit_files_pass_systemd_verification(deployment: Deployment) -> None:
+    if not shutil.which("systemd-analyze"):
+        pytest.skip("systemd-analyze is not installed")
+    for process in PROCESSES:
+        unit = deployment.units / f"verification-{process}.service"
+        result = subprocess.run(
+            ["systemd-analyze", "verify", "--man=no", str(unit)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert unit.name not in result.stderr, result.stderr
+
+
+def test_web_unit_serves_the_app(deployment: Deployment) -> None:
+    # given the web unit's command, with the control socket systemd's RuntimeDirectory holds
+    args = {"--bind": "127.0.0.1:{port}", "--control-socket": "{tmp}/gunicorn.ctl"}
+
+    # when it runs, then the deployed app answers its health check
+    with unit_process(deployment, "web", args, "/health/", "verify.example.com") as port:
+        status, body = http_get(f"http://127.0.0.1:{port}/health/", {"Host": "verify.example.com"})
+    assert status == 200, body
+    assert json.loads(body)["database"] == "ok"
+
+
+def test_flower_unit_requires_the_vault_basic_auth(deployment: Deployment) -> None:
+    credentials = base64.b64encode(b"ops:flower-password").decode()
+
+    with unit_process(deployment, "flower", {"--port": "{port}"}, "/healthcheck") as port:
+        anonymous, _ = http_get(f"http://127.0.0.1:{port}/")
+        authenticated, _ = http_get(
+            f"http://127.0.0.1:{port}/", {"Authorization": f"Basic {credentials}"}
+        )
+        health, _ = http_get(f"http://127.0.0.1:{port}/healthcheck")
+
+    assert anonymous == 401
+    assert authenticated == 200
+    # Unauthenticated by Flower's design (README, Deploy).
+    assert health == 200
