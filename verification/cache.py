@@ -33,10 +33,10 @@ class ActiveCode:
 
 
 class SMSVerificationCache:
-    def set_active(self, phone: str, verification: SMSVerification) -> None:
-        ttl = int((verification.expires_at - timezone.now()).total_seconds())
-        if ttl <= 0:
-            return
+    def entry(self, phone: str, verification: SMSVerification) -> tuple[str, str, int]:
+        """(key, value, ttl) of the phone's active code, for RateLimiter.hit(then_set=...):
+        written in the same round trip as the send-code rate limits."""
+        ttl = max(1, int((verification.expires_at - timezone.now()).total_seconds()))
         value = json.dumps(
             {
                 "id": str(verification.id),
@@ -44,12 +44,7 @@ class SMSVerificationCache:
                 "expires_at": verification.expires_at.timestamp(),
             }
         )
-        try:
-            get_redis().set(KEY_PREFIX + phone, value, ex=ttl)
-        except RedisUnavailable:
-            return
-        except RedisError as exc:
-            redis_failed(exc)
+        return KEY_PREFIX + phone, value, ttl
 
     def get_active(self, phone: str) -> ActiveCode | None:
         try:

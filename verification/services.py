@@ -22,7 +22,7 @@ from verification.exceptions import InvalidCode, InvalidPhone, RateLimited
 from verification.gateways import get_gateway
 from verification.models import SMSVerification
 from verification.phones import mask_phone, normalize_phone
-from verification.ratelimit import Limit, rate_limiter
+from verification.ratelimit import Hit, Limit, rate_limiter
 from verification.redis_client import RedisUnavailable
 from workers import sending
 
@@ -36,36 +36,46 @@ def verification_create(*, phone: str, client_ip: str | None = None) -> SMSVerif
 
     Retires the phone's earlier unused codes. Raises RateLimited.
     """
+    now = timezone.now()
+    verification = SMSVerification(
+        phone=phone,
+        created_at=now,
+        expires_at=now + timedelta(seconds=settings.VERIFICATION_CODE_TTL),
+        client_ip=client_ip,
+        code_seed=codes.new_seed(),
+    )
+    code = codes.code_for(verification.id, verification.code_seed)
+    verification.code_hash = codes.hash_code(verification.id, code)
+
     limits = [Limit(f"send:phone:{phone}", settings.RATE_LIMIT_SEND_PER_HOUR, HOUR)]
     if client_ip:
         limits.append(Limit(f"send:ip:{client_ip}", settings.RATE_LIMIT_SEND_PER_IP_PER_HOUR, HOUR))
     try:
-        retry_after: int | None = rate_limiter.hit(limits)
+        # The limits and the verify path's cache entry, in one round trip.
+        hit: Hit | None = rate_limiter.hit(
+            limits, then_set=verification_cache.entry(phone, verification)
+        )
     except RedisUnavailable:
-        retry_after = None  # counted from the database below
-    if retry_after:
-        raise RateLimited(retry_after)
+        hit = None  # counted from the database below
+    if hit is not None and hit.retry_after:
+        raise RateLimited(hit.retry_after)
 
-    now = timezone.now()
-    with transaction.atomic():
-        if retry_after is None:
-            _lock_phone(phone)
-            _check_send_limit_in_db(phone, now)
-        SMSVerification.objects.filter(phone=phone, is_used=False, expires_at__gt=now).update(
-            expires_at=now
-        )
-        verification = SMSVerification(
-            phone=phone,
-            created_at=now,
-            expires_at=now + timedelta(seconds=settings.VERIFICATION_CODE_TTL),
-            client_ip=client_ip,
-            code_seed=codes.new_seed(),
-        )
-        code = codes.code_for(verification.id, verification.code_seed)
-        verification.code_hash = codes.hash_code(verification.id, code)
+    if hit is not None and hit.count == 1 and settings.VERIFICATION_CODE_TTL <= HOUR:
+        # The phone's first code this hour: no earlier code can still be live, so there is
+        # nothing to retire and the INSERT commits on its own (one round trip, and the
+        # publish below runs at once since there is no transaction to wait for).
         verification.save(force_insert=True)
         sending.send_verification_sms.delay_on_commit(str(verification.id))
-    verification_cache.set_active(phone, verification)
+    else:
+        with transaction.atomic():
+            if hit is None:
+                _lock_phone(phone)
+                _check_send_limit_in_db(phone, now)
+            SMSVerification.objects.filter(phone=phone, is_used=False, expires_at__gt=now).update(
+                expires_at=now
+            )
+            verification.save(force_insert=True)
+            sending.send_verification_sms.delay_on_commit(str(verification.id))
     logger.info("verification %s created for %s", verification.id, mask_phone(phone))
     return verification
 
@@ -78,7 +88,7 @@ def verification_check(*, phone: str, code: str) -> SMSVerification:
     try:
         retry_after: int | None = rate_limiter.hit(
             [Limit(f"verify:phone:{phone}", settings.RATE_LIMIT_VERIFY_PER_HOUR, HOUR)]
-        )
+        ).retry_after
     except RedisUnavailable:
         retry_after = _verify_retry_after_from_db(phone)
     if retry_after:

@@ -20,7 +20,7 @@ def test_hit_returns_seconds_until_the_window_resets():
     limiter = RateLimiter()
     limiter.hit([Limit("test:window", 1, 120)])
 
-    retry_after = limiter.hit([Limit("test:window", 1, 120)])
+    retry_after = limiter.hit([Limit("test:window", 1, 120)]).retry_after
 
     assert 118 <= retry_after <= 120
 
@@ -31,12 +31,12 @@ def test_a_refused_request_counts_against_no_limit():
     limiter.hit([Limit("test:ip", 1, 60)])
 
     # when: a request is refused by the IP limit
-    assert limiter.hit([Limit("test:phone", 2, 60), Limit("test:ip", 1, 60)]) > 0
+    assert limiter.hit([Limit("test:phone", 2, 60), Limit("test:ip", 1, 60)]).retry_after > 0
 
     # then: the phone's quota was not spent
-    assert limiter.hit([Limit("test:phone", 2, 60)]) == 0
-    assert limiter.hit([Limit("test:phone", 2, 60)]) == 0
-    assert limiter.hit([Limit("test:phone", 2, 60)]) > 0
+    assert limiter.hit([Limit("test:phone", 2, 60)]) == (0, 1)
+    assert limiter.hit([Limit("test:phone", 2, 60)]) == (0, 2)
+    assert limiter.hit([Limit("test:phone", 2, 60)]).retry_after > 0
 
 
 def test_concurrent_hits_never_exceed_the_limit():
@@ -64,3 +64,18 @@ def test_redis_down_raises_redis_unavailable_fast():
 
     with pytest.raises(RedisUnavailable):
         limiter.check_rate_limit("test:down", limit=1, window=60)
+
+
+def test_then_set_is_written_only_when_allowed():
+    from django_redis import get_redis_connection
+
+    limiter = RateLimiter()
+    redis = get_redis_connection("default")
+
+    allowed = limiter.hit([Limit("test:set", 1, 60)], then_set=("verification:t:a", "one", 30))
+    refused = limiter.hit([Limit("test:set", 1, 60)], then_set=("verification:t:b", "two", 30))
+
+    assert (allowed.retry_after, refused.retry_after > 0) == (0, True)
+    assert redis.get("verification:t:a") == b"one"
+    assert 0 < redis.ttl("verification:t:a") <= 30
+    assert redis.get("verification:t:b") is None
