@@ -67,6 +67,13 @@ class PlaybookRun:
         return _HANDLER.findall(self.output)
 
 
+APP_VARS = (
+    "DJANGO_", "DATABASE_URL", "REDIS_URL", "CELERY_", "GREEN_SMS_", "VERIFICATION_",
+    "RATE_LIMIT_", "TRUSTED_PROXIES", "WEB_CONCURRENCY", "WORKER_CONCURRENCY",
+    "FLOWER_BASIC_AUTH", "LOG_LEVEL",
+)  # fmt: skip
+
+
 class Ansible:
     """ansible-playbook from the deploy virtualenv, with plain, parseable output."""
 
@@ -75,8 +82,14 @@ class Ansible:
         self.python = self.bin / "python"
 
     def env(self) -> dict[str, str]:
+        # The app reads the environment before its .env file: variables of the caller's (CI
+        # exports DATABASE_URL) must not leak into the deployed app's manage.py runs, as they
+        # would not on a real host.
+        inherited = {
+            name: value for name, value in os.environ.items() if not name.startswith(APP_VARS)
+        }
         return {
-            **os.environ,
+            **inherited,
             "PATH": f"{self.bin}{os.pathsep}{os.environ.get('PATH', '')}",
             "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"),
             "ANSIBLE_ROLES_PATH": str(ANSIBLE_DIR / "roles"),
