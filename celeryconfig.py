@@ -105,8 +105,11 @@ worker_enable_soft_shutdown_on_idle = True
 
 # WORKERS
 # ------------------------------------------------------------------------------
-worker_send_task_events = True  # Flower's task view
-task_send_sent_event = True
+# Task events cost the worker three extra publishes per task, and the sent event one more
+# per send-code request: off by default. Flower switches worker events on while it runs
+# (its --enable-events, on by default), which is when anyone looks at them.
+worker_send_task_events = False
+task_send_sent_event = False
 worker_hijack_root_logger = False  # Django's LOGGING configures logging
 worker_max_tasks_per_child = 10000
 

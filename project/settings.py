@@ -95,9 +95,11 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # ------------------------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 # Persistent connections: opening a PostgreSQL connection per request costs more than the
-# whole send-code request; health checks drop connections the server closed meanwhile.
+# whole send-code request.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=600)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Health checks cost a `SELECT 1` round trip per request. Without them, a connection the
+# server dropped (a restart) fails one request per process with a 503, then is replaced.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_CONN_HEALTH_CHECKS", default=False)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite is for development: let the web process, the worker's threads and the tests'
     # worker share one file (WAL: readers never block the writer; IMMEDIATE: a writer waits

@@ -118,6 +118,21 @@ def live_worker(django_db_setup: None, django_db_blocker: Any) -> Iterator[Any]:
         shutdown_timeout=30,
     ) as worker:
         yield worker
+    _drop_other_sessions(django_db_blocker)
+
+
+def _drop_other_sessions(django_db_blocker: Any) -> None:
+    """The worker's threads keep their database connections (as a real worker does); drop
+    them so the test database can be destroyed at the end of the session."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 def wait_for(condition: Any, timeout: float = 20.0, interval: float = 0.05) -> Any:

@@ -57,7 +57,7 @@ class Limit(NamedTuple):
 
 class Hit(NamedTuple):
     retry_after: int  # 0: allowed and counted
-    count: int  # the first limit's count, this request included
+    hits: int  # the first limit's count, this request included
 
 
 class RateLimiter:

@@ -60,7 +60,7 @@ def verification_create(*, phone: str, client_ip: str | None = None) -> SMSVerif
     if hit is not None and hit.retry_after:
         raise RateLimited(hit.retry_after)
 
-    if hit is not None and hit.count == 1 and settings.VERIFICATION_CODE_TTL <= HOUR:
+    if hit is not None and hit.hits == 1 and settings.VERIFICATION_CODE_TTL <= HOUR:
         # The phone's first code this hour: no earlier code can still be live, so there is
         # nothing to retire and the INSERT commits on its own (one round trip, and the
         # publish below runs at once since there is no transaction to wait for).

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from verification.gateways import DeliveryStatus as ProviderStatus
@@ -70,7 +70,7 @@ def poll_batch(*, batch_size: int = POLL_BATCH_SIZE) -> PollCounts:
 
 
 def _claim_batch(now: datetime, batch_size: int) -> list[SMSVerification]:
-    """Rows in `sent` not asked about this interval, oldest question first.
+    """Rows in `sent` not asked about this half-interval, oldest first.
 
     Stamping `status_checked_at` in the same transaction means a second poller running at
     the same time (two beats by mistake, a slow run) skips these rows instead of asking twice.
@@ -81,7 +81,7 @@ def _claim_batch(now: datetime, batch_size: int) -> list[SMSVerification]:
             SMSVerification.objects.select_for_update(skip_locked=True)
             .filter(status=DeliveryStatus.SENT)
             .filter(Q(status_checked_at__isnull=True) | Q(status_checked_at__lt=asked_before))
-            .order_by(F("status_checked_at").asc(nulls_first=True), "sent_at")
+            .order_by("sent_at")
             .only("id", "request_id", "sent_at", "status", "delivered_at", "error")[:batch_size]
         )
         if rows:
