@@ -42,6 +42,10 @@ lint: $(CI_INSTALLED)
 types: $(CI_INSTALLED)
 	$(BIN)/mypy .
 
+## The five benchmarks of benchmarks/ (about 15 minutes; local PostgreSQL and Redis; wrk).
+bench: $(INSTALLED)
+	$(WITH_REDIS) $(BIN)/python -m benchmarks.run_all --out benchmarks/latest-run.md
+
 ## A loopback GreenSMS to point GREEN_SMS_BASE_URL at (http://127.0.0.1:8025).
 sandbox: $(INSTALLED)
 	$(BIN)/python manage.py greensms_sandbox

@@ -1,0 +1,1 @@
+"""Reproducible load and throughput scripts that print figures (SPEC §2). Not tests."""

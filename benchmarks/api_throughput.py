@@ -1,0 +1,276 @@
+"""1. API throughput and latency: send-code vs the framework's floor vs the synchronous design.
+
+One gunicorn (the Procfile's `web` line, 4 sync workers, benchmark settings) serves all three
+endpoints, so they share every setting; the sandbox answers in 300 ms. wrk posts a fresh
+random +7999XXXXXXX phone per request at 8, 32 and 128 connections, alternating the
+endpoints (A, B, C, A, B, C) and reporting medians. No worker runs in the main matrix (the
+queue absorbs the sends); the last rows repeat 32 connections with the shipped worker line
+draining the queue on the same two cores.
+
+    .venv/bin/python -m benchmarks.api_throughput
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchmarks import harness
+
+PROVIDER_LATENCY_MS = 300
+CONNECTIONS = (8, 32, 128)
+WHATIF_FLOOR = "bare DRF POST (floor), what-if group"
+ENDPOINTS = {
+    "bare DRF POST (floor)": "/bench/bare/",
+    "send-code (this service)": "/api/auth/send-code/",
+    "sync send (seed design)": "/bench/sync-send/",
+}
+
+
+def run() -> tuple[str, dict[str, Any]]:
+    harness.setup_django()
+    harness.reset_state()
+    script = harness.lua_script("random_phone", harness.LUA_RANDOM_PHONE)
+    sandbox = harness.start_sandbox(latency_ms=PROVIDER_LATENCY_MS)
+    web_port = harness.free_port()
+    web = harness.start_web(web_port, GREEN_SMS_BASE_URL=sandbox.url)
+    base = f"http://127.0.0.1:{web_port}"
+    worker = None
+    try:
+        harness.log("api_throughput: warming up")
+        for path in ENDPOINTS.values():
+            harness.run_wrk(base + path, script=script, connections=8, seconds=2)
+
+        results: dict[tuple[str, int], list[harness.WrkResult]] = {}
+        for connections in CONNECTIONS:
+            harness.log(f"api_throughput: {connections} connections")
+            runs = harness.alternate(
+                {name: _cell(base + path, script, connections) for name, path in ENDPOINTS.items()}
+            )
+            for name, cell_runs in runs.items():
+                results[(name, connections)] = cell_runs
+
+        # What-if at 32 connections: the floor of any design that stores the row in the
+        # request (bench_views.InsertOnlyView).
+        harness.log("api_throughput: what-if at 32 connections")
+        runs = harness.alternate(
+            {
+                WHATIF_FLOOR: _cell(base + ENDPOINTS["bare DRF POST (floor)"], script, 32),
+                "send-code (this service), what-if group": _cell(
+                    base + ENDPOINTS["send-code (this service)"], script, 32
+                ),
+                "what-if: parse phone + INSERT only (floor of storing a row)": _cell(
+                    base + "/bench/insert-only/", script, 32
+                ),
+            }
+        )
+        for name, cell_runs in runs.items():
+            results[(name, 32)] = cell_runs
+
+        # Same comparison with the worker sending on the same two cores.
+        harness.reset_state()
+        worker = harness.start_worker(sandbox.url)
+        harness.log("api_throughput: 32 connections with the worker line running")
+        runs = harness.alternate(
+            {
+                "bare DRF POST (floor), worker running": _cell(
+                    base + ENDPOINTS["bare DRF POST (floor)"], script, 32
+                ),
+                "send-code, worker running": _cell(
+                    base + ENDPOINTS["send-code (this service)"], script, 32
+                ),
+            }
+        )
+        for name, cell_runs in runs.items():
+            results[(name, 32)] = cell_runs
+    finally:
+        if worker is not None:
+            harness.stop(worker, grace=5)
+        harness.stop(web)
+        harness.stop(sandbox.proc)
+        harness.flush_redis()
+    text, figures = _report(results)
+    return text + "\n" + breakdown(), figures
+
+
+def breakdown(rounds: int = 3, calls: int = 300) -> str:
+    """Where send-code's CPU goes: the view and its parts, called in this process (no HTTP,
+    no gunicorn), medians of alternated rounds. The profile behind the recommendations."""
+    import json
+    import time
+    import uuid
+    from datetime import timedelta
+
+    from django.db import transaction
+    from django.test import Client
+    from django.utils import timezone
+
+    from project.celery import app
+    from verification import codes, services
+    from verification.cache import verification_cache
+    from verification.models import SMSVerification
+    from verification.phones import normalize_phone
+    from verification.ratelimit import Limit, rate_limiter
+    from workers.sending import send_verification_sms
+
+    harness.reset_state()
+    client = Client(HTTP_HOST="127.0.0.1")
+    redis = harness.redis_client()
+
+    def post(path: str) -> Any:
+        body = json.dumps({"phone": harness.random_phone()})
+        return lambda: client.post(path, data=body, content_type="application/json")
+
+    def new_row(phone: str) -> SMSVerification:
+        now = timezone.now()
+        row = SMSVerification(
+            phone=phone, created_at=now, expires_at=now + timedelta(seconds=300),
+            code_seed=codes.new_seed(),
+        )  # fmt: skip
+        row.code_hash = codes.hash_code(row.id, codes.code_for(row.id, row.code_seed))
+        return row
+
+    def retire_and_insert() -> None:
+        phone, now = harness.random_phone(), timezone.now()
+        with transaction.atomic():
+            SMSVerification.objects.filter(phone=phone, is_used=False, expires_at__gt=now).update(
+                expires_at=now
+            )
+            new_row(phone).save(force_insert=True)
+
+    def publish(sent_event: bool) -> Any:
+        def go() -> None:
+            app.conf.task_send_sent_event = sent_event
+            send_verification_sms.apply_async((str(uuid.uuid4()),))
+
+        return go
+
+    cached = new_row("+79990000000")
+    real_create = services.verification_create
+    shipped_event = bool(app.conf.task_send_sent_event)
+
+    def view_without_service() -> None:
+        services.verification_create = lambda **_: cached
+        try:
+            post("/api/auth/send-code/")()
+        finally:
+            services.verification_create = real_create
+
+    def limits() -> list[Limit]:
+        return [
+            Limit(f"send:phone:{harness.random_phone()}", 10**6, 3600),
+            Limit("send:ip:127.0.0.1", 10**6, 3600),
+        ]
+
+    def tag(sent_event: bool) -> str:
+        return " (shipped)" if sent_event == shipped_event else ""
+
+    parts = {
+        "view: bare DRF POST (floor)": lambda: post("/bench/bare/")(),
+        "view: send-code (whole request, in-process)": lambda: post("/api/auth/send-code/")(),
+        "view: send-code with verification_create stubbed": view_without_service,
+        "verification_create() called directly": lambda: real_create(
+            phone=harness.random_phone(), client_ip="127.0.0.1"
+        ),
+        "normalize_phone (libphonenumber)": lambda: normalize_phone(harness.random_phone()),
+        "rate limits (2) + code-cache SET: one EVALSHA": lambda: rate_limiter.hit(
+            limits(), then_set=verification_cache.entry(cached.phone, cached)
+        ),
+        "atomic: retire UPDATE + INSERT + COMMIT (a phone's 2nd+ code)": retire_and_insert,
+        "INSERT alone, autocommit (a phone's 1st code of the hour)": lambda: new_row(
+            harness.random_phone()
+        ).save(force_insert=True),
+        f"Celery publish, task_send_sent_event=True{tag(True)}": publish(True),
+        f"Celery publish, task_send_sent_event=False{tag(False)}": publish(False),
+        "raw Redis LPUSH of a 600-byte message (floor)": lambda: redis.lpush(
+            "bench:floor", "x" * 600
+        ),
+    }
+    figures: dict[str, list[tuple[float, float]]] = {name: [] for name in parts}
+    try:
+        for _ in range(rounds):
+            for name, call in parts.items():
+                for _ in range(20):
+                    call()
+                wall, cpu = time.perf_counter(), time.process_time()
+                for _ in range(calls):
+                    call()
+                figures[name].append(
+                    (
+                        (time.perf_counter() - wall) / calls * 1000,
+                        (time.process_time() - cpu) / calls * 1000,
+                    )
+                )
+    finally:
+        app.conf.task_send_sent_event = shipped_event
+        harness.reset_state()
+    floor = harness.median(c for _, c in figures["view: bare DRF POST (floor)"])
+    rows = []
+    for name, samples in figures.items():
+        cpu = harness.median(c for _, c in samples)
+        rows.append([name, harness.median(w for w, _ in samples), cpu, f"{cpu / floor:.1f}×"])
+    return harness.table(
+        ["step", "wall ms", "CPU ms (this process)", "CPU ÷ bare view"],
+        rows,
+        title=(
+            f"1b. Where send-code's time goes (called in-process, no HTTP; medians of {rounds} "
+            f"alternated rounds of {calls} calls; PostgreSQL and Redis server CPU not included)"
+        ),
+    )
+
+
+def _cell(url: str, script: Any, connections: int) -> Any:
+    return lambda: harness.run_wrk(url, script=script, connections=connections)
+
+
+def _report(results: dict[tuple[str, int], list[harness.WrkResult]]) -> tuple[str, dict[str, Any]]:
+    def med(name: str, connections: int, attr: str) -> float:
+        return harness.median(getattr(r, attr) for r in results[(name, connections)])
+
+    rows, figures = [], {}
+    for (name, connections), runs in results.items():
+        floor_name = "bare DRF POST (floor)"
+        if "worker" in name:
+            floor_name = "bare DRF POST (floor), worker running"
+        elif "what-if" in name:
+            floor_name = WHATIF_FLOOR
+        rps = med(name, connections, "rps")
+        ratio = rps / med(floor_name, connections, "rps")
+        p99 = med(name, connections, "p99_ms")
+        rows.append(
+            [
+                name,
+                connections,
+                rps,
+                med(name, connections, "p50_ms"),
+                p99,
+                sum(r.errors for r in runs),
+                sum(r.requests for r in runs),
+                f"{ratio:.2f}×",
+            ]
+        )
+        figures[f"{name}@{connections}"] = {"rps": rps, "p99_ms": p99, "ratio": ratio}
+    text = harness.table(
+        ["endpoint", "conns", "req/s", "p50 ms", "p99 ms", "errors", "requests", "÷ bare"],
+        rows,
+        title=(
+            f"1. API throughput (gunicorn `web` line, 4 sync workers; provider latency "
+            f"{PROVIDER_LATENCY_MS} ms; wrk -t2, {harness.WRK_SECONDS} s per run, median of "
+            f"{harness.REPS} alternated runs; errors and requests summed over runs)"
+        ),
+    )
+    send32 = figures["send-code (this service)@32"]
+    text += (
+        f"\nTargets: send-code ≥ 0.5× bare at 32 conns: **{send32['ratio']:.2f}×** "
+        f"({'met' if send32['ratio'] >= 0.5 else 'missed'}); p99 at 32 conns < 100 ms: "
+        f"**{send32['p99_ms']:.0f} ms** ({'met' if send32['p99_ms'] < 100 else 'missed'}).\n"
+    )
+    return text, figures
+
+
+def main() -> None:
+    with harness.session():
+        print(run()[0])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""Comparison endpoints for benchmarks/api_throughput.py (never routed in production).
+
+- `BareView`: the framework's floor. Parses the same JSON, validates `phone` with a plain
+  CharField, answers 202. No phone parsing, no database, no Redis, no broker.
+- `SyncSendView`: the seed's synchronous design, what a user would otherwise build: parse
+  the phone, INSERT the row, call the provider inside the request, record the request_id,
+  answer 200. (No rate limits: this flatters it.)
+
+What-if (measured; not the service's code):
+- `InsertOnlyView`: parse the phone, one INSERT in autocommit, 202: the floor of any design
+  that stores the row inside the request.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from verification import codes
+from verification.api.client_ip import client_ip
+from verification.api.serializers import SendCodeInputSerializer, SendCodeOutputSerializer
+from verification.gateways import get_gateway
+from verification.models import DeliveryStatus, SMSVerification
+
+
+class BareInputSerializer(serializers.Serializer):
+    phone = serializers.CharField(max_length=32)
+
+
+class BareView(APIView):
+    def post(self, request: Request) -> Response:
+        data = BareInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response({"phone": data.validated_data["phone"]}, status=status.HTTP_202_ACCEPTED)
+
+
+class SyncSendView(APIView):
+    def post(self, request: Request) -> Response:
+        data = SendCodeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        now = timezone.now()
+        row = SMSVerification(
+            phone=data.validated_data["phone"],
+            created_at=now,
+            expires_at=now + timedelta(seconds=settings.VERIFICATION_CODE_TTL),
+            code_seed=codes.new_seed(),
+            status=DeliveryStatus.SENDING,
+        )
+        code = codes.code_for(row.id, row.code_seed)
+        row.code_hash = codes.hash_code(row.id, code)
+        row.save(force_insert=True)
+        text = settings.GREEN_SMS_TEMPLATE.format(code=code)
+        request_id = get_gateway().send(row.phone, text, hidden=code, tag=str(row.id))
+        SMSVerification.objects.filter(id=row.id).update(
+            status=DeliveryStatus.SENT, request_id=request_id, sent_at=timezone.now()
+        )
+        return Response({"phone": row.phone, "verification_id": str(row.id)})
+
+
+def _new_row(phone: str, ip: str | None) -> SMSVerification:
+    now = timezone.now()
+    row = SMSVerification(
+        phone=phone,
+        created_at=now,
+        expires_at=now + timedelta(seconds=settings.VERIFICATION_CODE_TTL),
+        client_ip=ip,
+        code_seed=codes.new_seed(),
+    )
+    row.code_hash = codes.hash_code(row.id, codes.code_for(row.id, row.code_seed))
+    return row
+
+
+def _accepted(row: SMSVerification) -> Response:
+    body = SendCodeOutputSerializer(
+        {
+            "message": _("Код подтверждения отправлен на ваш номер телефона"),
+            "phone": row.phone,
+            "id": row.id,
+            "expires_at": row.expires_at,
+        }
+    ).data
+    location = f"/api/auth/verifications/{row.id}/"
+    return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
+
+
+class InsertOnlyView(APIView):
+    def post(self, request: Request) -> Response:
+        data = SendCodeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        row = _new_row(data.validated_data["phone"], client_ip(request))
+        row.save(force_insert=True)
+        return _accepted(row)
+
+
+def disable_code_cache() -> None:
+    """Make `verification.cache.verification_cache` a no-op in this process (A/B only):
+    send-code writes no entry (the rate-limit script gets no `then_set`), verify-code reads
+    none and deletes none."""
+    from verification.cache import SMSVerificationCache
+
+    SMSVerificationCache.entry = lambda self, phone, verification: None
+    SMSVerificationCache.get_active = lambda self, phone: None
+    SMSVerificationCache.forget = lambda self, phone: None

@@ -1,0 +1,102 @@
+"""Profile the web tier under wrk load with py-spy (not part of run_all).
+
+Starts the sandbox and the Procfile `web` line (benchmark settings), drives one endpoint
+with wrk, records every gunicorn worker with `py-spy record --subprocesses` (raw collapsed
+stacks, wall-clock with --idle so waiting on PostgreSQL/Redis shows up), and prints the
+functions that hold the most samples, inclusive and exclusive.
+
+    .venv/bin/pip install py-spy
+    .venv/bin/python -m benchmarks.profile_web [/api/auth/send-code/] [--connections 32]
+        [--seconds 10] [--idle] [--out /tmp/send-code.txt] [--env NAME=VALUE ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from benchmarks import harness
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("path", nargs="?", default="/api/auth/send-code/")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--idle", action="store_true", help="count samples spent waiting too")
+    parser.add_argument("--out", default=None, help="keep the collapsed stacks here")
+    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for gunicorn")
+    parser.add_argument("--top", type=int, default=40)
+    args = parser.parse_args()
+    py_spy = shutil.which("py-spy") or str(harness.BIN / "py-spy")
+    extra = dict(item.split("=", 1) for item in args.env)
+
+    with harness.session():
+        harness.setup_django()
+        harness.reset_state()
+        script = harness.lua_script("random_phone", harness.LUA_RANDOM_PHONE)
+        sandbox = harness.start_sandbox(latency_ms=300)
+        port = harness.free_port()
+        web = harness.start_web(port, GREEN_SMS_BASE_URL=sandbox.url, **extra)
+        url = f"http://127.0.0.1:{port}{args.path}"
+        harness.run_wrk(url, script=script, connections=8, seconds=2)  # warm up
+        raw = Path(args.out or harness.WORK_DIR / "profile.txt")
+        master = harness.python_pids(web.pid)[0]
+        record = [
+            py_spy, "record", "--pid", str(master), "--subprocesses", "--rate", "200",
+            "--format", "raw", "--output", str(raw), "--duration", str(args.seconds + 1),
+            "--nonblocking",
+        ] + (["--idle"] if args.idle else [])  # fmt: skip
+        spy = subprocess.Popen(record, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+        result = harness.run_wrk(
+            url, script=script, connections=args.connections, seconds=args.seconds
+        )
+        spy.wait(timeout=60)
+        harness.stop(web)
+        harness.stop(sandbox.proc)
+        harness.flush_redis()
+    print(f"{args.path}: {result.rps:.0f} req/s, p50 {result.p50_ms:.1f} ms, ", end="")
+    print(f"p99 {result.p99_ms:.1f} ms")
+    summarize(raw, args.top)
+
+
+def summarize(raw: Path, top: int) -> None:
+    inclusive: collections.Counter[str] = collections.Counter()
+    exclusive: collections.Counter[str] = collections.Counter()
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = [f for f in stack.split(";") if not f.startswith(("process ", "thread "))]
+        if not frames:
+            continue
+        total += count
+        for frame in set(frames):
+            inclusive[_short(frame)] += count
+        exclusive[_short(frames[-1])] += count
+    print(f"{total} samples\n\ninclusive (share of all samples):")
+    for frame, count in inclusive.most_common(top):
+        print(f"  {100 * count / total:5.1f}%  {frame}")
+    print("\nexclusive:")
+    for frame, count in exclusive.most_common(top // 2):
+        print(f"  {100 * count / total:5.1f}%  {frame}")
+
+
+def _short(frame: str) -> str:
+    """`func (path/to/file.py:123)` -> `func (file path)`: one key per function, not per line."""
+    frame = re.sub(r":\d+\)$", ")", frame)
+    return re.sub(r"\(.*?(?:site-packages/|/work/main/)", "(", frame).replace(
+        str(harness.ROOT) + "/", ""
+    )
+
+
+if __name__ == "__main__":
+    main()

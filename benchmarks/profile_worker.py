@@ -1,0 +1,74 @@
+"""Profile the worker line while it drains a backlog, with py-spy (not part of run_all).
+
+Pre-loads the drain benchmark's queued sends, starts the Procfile `worker` line (or another
+pool/concurrency), records it with `py-spy record` until the backlog is sent, and prints
+the functions holding the most samples (see profile_web.py for the format).
+
+    .venv/bin/pip install py-spy
+    .venv/bin/python -m benchmarks.profile_worker [--pool threads] [--concurrency 64]
+        [--rows 2000] [--idle] [--out /tmp/worker.txt] [--env NAME=VALUE ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from benchmarks import drain, harness
+from benchmarks.profile_web import summarize
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--pool", default=None)
+    parser.add_argument("--concurrency", type=int, default=None)
+    parser.add_argument("--rows", type=int, default=2000)
+    parser.add_argument("--idle", action="store_true")
+    parser.add_argument("--out", default=None)
+    parser.add_argument("--env", action="append", default=[])
+    parser.add_argument("--top", type=int, default=40)
+    args = parser.parse_args()
+    py_spy = shutil.which("py-spy") or str(harness.BIN / "py-spy")
+    extra = dict(item.split("=", 1) for item in args.env)
+    raw = Path(args.out or harness.WORK_DIR / "worker-profile.txt")
+
+    with harness.session():
+        harness.setup_django()
+        from verification.models import SMSVerification
+
+        sandbox = harness.start_sandbox(latency_ms=drain.PROVIDER_LATENCY_MS, delivery_delay=60)
+        drain.ROWS = args.rows
+        drain._preload()
+        worker = harness.start_worker(
+            sandbox.url, pool=args.pool, concurrency=args.concurrency, **extra
+        )
+        harness.wait_until(
+            lambda: SMSVerification.objects.filter(status="sent").exists(), timeout=60
+        )
+        target = harness.python_pids(worker.pid)[0]
+        record = [
+            py_spy, "record", "--pid", str(target), "--subprocesses", "--rate", "200",
+            "--format", "raw", "--output", str(raw), "--nonblocking",
+        ] + (["--idle"] if args.idle else [])  # fmt: skip
+        spy = subprocess.Popen(record, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        started = time.monotonic()
+        harness.wait_until(
+            lambda: SMSVerification.objects.filter(status="sent").count() >= args.rows,
+            timeout=300,
+            interval=0.2,
+        )
+        elapsed = time.monotonic() - started
+        spy.send_signal(2)  # SIGINT: py-spy writes what it has
+        spy.wait(timeout=30)
+        harness.stop(worker, grace=5)
+        harness.stop(sandbox.proc)
+        harness.reset_state()
+    print(f"drained in {elapsed:.1f} s after the first send")
+    summarize(raw, args.top)
+
+
+if __name__ == "__main__":
+    main()
