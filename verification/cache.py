@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.utils import timezone
-from redis.exceptions import RedisError
 
 from verification.models import SMSVerification
-from verification.redis_client import RedisUnavailable, get_redis, redis_failed
+from verification.redis_client import redis_or
 
 KEY_PREFIX = "verification:active:"
 
@@ -47,13 +46,7 @@ class SMSVerificationCache:
         return KEY_PREFIX + phone, value, ttl
 
     def get_active(self, phone: str) -> ActiveCode | None:
-        try:
-            raw = get_redis().get(KEY_PREFIX + phone)
-        except RedisUnavailable:
-            return None
-        except RedisError as exc:
-            redis_failed(exc)
-            return None
+        raw = redis_or(None, lambda redis: redis.get(KEY_PREFIX + phone))
         if raw is None:
             return None
         data = json.loads(raw)
@@ -61,12 +54,7 @@ class SMSVerificationCache:
         return ActiveCode(uuid.UUID(data["id"]), data["code_hash"], expires_at)
 
     def forget(self, phone: str) -> None:
-        try:
-            get_redis().delete(KEY_PREFIX + phone)
-        except RedisUnavailable:
-            return
-        except RedisError as exc:
-            redis_failed(exc)
+        redis_or(0, lambda redis: redis.delete(KEY_PREFIX + phone))
 
 
 verification_cache = SMSVerificationCache()

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from redis.exceptions import RedisError
-
-from verification.redis_client import RedisUnavailable, get_redis, redis_failed
+from verification.redis_client import redis_or
 
 logger = logging.getLogger(__name__)
 
@@ -21,35 +19,17 @@ KEY = "verification:breaker:funds"
 
 def pause_remaining() -> int:
     """Seconds sends stay paused; 0 when the breaker is closed."""
-    try:
-        ttl = get_redis().ttl(KEY)
-    except RedisUnavailable:
-        return 0
-    except RedisError as exc:
-        redis_failed(exc)
-        return 0
-    return max(0, int(ttl))
+    return max(0, int(redis_or(0, lambda redis: redis.ttl(KEY))))
 
 
 def open_breaker(pause: int) -> None:
     logger.error("GreenSMS reports insufficient funds: sends paused for %s s", pause)
-    try:
-        get_redis().set(KEY, "1", ex=pause)
-    except RedisUnavailable:
-        return
-    except RedisError as exc:
-        redis_failed(exc)
+    redis_or(None, lambda redis: redis.set(KEY, "1", ex=pause))
 
 
 def close_breaker() -> bool:
     """Returns True when the breaker was open."""
-    try:
-        closed = bool(get_redis().delete(KEY))
-    except RedisUnavailable:
-        return False
-    except RedisError as exc:
-        redis_failed(exc)
-        return False
+    closed = bool(redis_or(0, lambda redis: redis.delete(KEY)))
     if closed:
         logger.warning("GreenSMS funds are back: sends resume")
     return closed

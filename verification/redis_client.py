@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django_redis import get_redis_connection
 from redis.exceptions import RedisError
@@ -57,3 +58,18 @@ def get_redis() -> Any:
 def redis_failed(exc: RedisError) -> RedisUnavailable:
     breaker.trip(exc)
     return RedisUnavailable()
+
+
+T = TypeVar("T")
+
+
+def redis_or(default: T, operation: Callable[[Any], T]) -> T:
+    """`operation(client)`, or `default` when Redis is down: for callers to whom Redis is
+    only an optimisation (the cache, the funds breaker)."""
+    try:
+        return operation(get_redis())
+    except RedisUnavailable:
+        return default
+    except RedisError as exc:
+        redis_failed(exc)
+        return default
