@@ -1,0 +1,64 @@
+"""Misconfigurations that must stop a process at start-up, with a message saying why."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "FLOWER_"))}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_production_without_a_secret_key_refuses_to_start():
+    result = run(
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'project.settings'; "
+        "django.setup()",
+        DJANGO_DEBUG="False",
+    )
+
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is required when DJANGO_DEBUG=False" in result.stderr
+
+
+def test_production_with_a_secret_key_starts():
+    result = run(
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'project.settings'; "
+        "django.setup(); print('ok')",
+        DJANGO_DEBUG="False",
+        DJANGO_SECRET_KEY="a-long-random-test-value",
+    )
+
+    assert result.stdout.strip() == "ok", result.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "refused"),
+    [
+        ({"DJANGO_DEBUG": "False"}, True),
+        ({"DJANGO_DEBUG": "False", "FLOWER_BASIC_AUTH": "no-colon"}, True),
+        ({"DJANGO_DEBUG": "False", "FLOWER_BASIC_AUTH": "ops:s3cret"}, False),
+        ({"DJANGO_DEBUG": "True"}, False),
+    ],
+)
+def test_flower_refuses_to_run_open_outside_debug(env, refused):
+    result = run("import runpy; runpy.run_path('flowerconfig.py')", **env)
+
+    assert (result.returncode != 0) is refused
+    if refused:
+        assert "FLOWER_BASIC_AUTH" in result.stderr
