@@ -1,19 +1,10 @@
-"""The project's URLs plus the two comparison endpoints (benchmark-only).
-
-`BENCH_CODE_CACHE=off` in the environment replaces the Redis code cache with a no-op in
-this process (the app has no switch for it yet); see benchmarks/README.md.
-"""
-
-import os
+"""The project's URLs plus the comparison endpoints (benchmark-only)."""
 
 from django.urls import path
 
 from benchmarks import bench_views
 from project.urls import handler404, handler500
 from project.urls import urlpatterns as project_urlpatterns
-
-if os.environ.get("BENCH_CODE_CACHE", "on") == "off":
-    bench_views.disable_code_cache()
 
 urlpatterns = [
     *project_urlpatterns,

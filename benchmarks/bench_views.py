@@ -97,14 +97,3 @@ class InsertOnlyView(APIView):
         row = _new_row(data.validated_data["phone"], client_ip(request))
         row.save(force_insert=True)
         return _accepted(row)
-
-
-def disable_code_cache() -> None:
-    """Make `verification.cache.verification_cache` a no-op in this process (A/B only):
-    send-code writes no entry (the rate-limit script gets no `then_set`), verify-code reads
-    none and deletes none."""
-    from verification.cache import SMSVerificationCache
-
-    SMSVerificationCache.entry = lambda self, phone, verification: None
-    SMSVerificationCache.get_active = lambda self, phone: None
-    SMSVerificationCache.forget = lambda self, phone: None

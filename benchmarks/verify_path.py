@@ -1,9 +1,8 @@
 """5. Verify path: verify-code with and without the Redis code cache.
 
 Two gunicorns run the Procfile's `web` line side by side: one as shipped, one with
-`BENCH_CODE_CACHE=off` (benchmarks/bench_urls.py turns `verification_cache` into a no-op in
-that process: the app has no switch for it). Codes are pre-created as the service stores
-them (seed, keyed hash, cache entry). wrk at 32 connections posts either a wrong code for a
+`VERIFICATION_CODE_CACHE=False` (the app's switch for the Redis code cache). Codes are
+pre-created as the service stores them (seed, keyed hash, cache entry). wrk at 32 connections posts either a wrong code for a
 random phone out of 5,000 (every answer should be 400), or each correct code once from a
 fresh pool per run (every answer should be 200). Runs alternate; medians are shown.
 
@@ -80,7 +79,7 @@ def run() -> tuple[str, dict[str, Any]]:
     ports = {"on": harness.free_port(), "off": harness.free_port()}
     webs = [
         harness.start_web(ports["on"], name="web-cache-on"),
-        harness.start_web(ports["off"], name="web-cache-off", BENCH_CODE_CACHE="off"),
+        harness.start_web(ports["off"], name="web-cache-off", VERIFICATION_CODE_CACHE="False"),
     ]
     try:
         wrong = _codes("wrong", WRONG_PHONES, "+79991", wrong=True)

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.utils import timezone
 
 from verification.models import SMSVerification
@@ -32,9 +33,11 @@ class ActiveCode:
 
 
 class SMSVerificationCache:
-    def entry(self, phone: str, verification: SMSVerification) -> tuple[str, str, int]:
+    def entry(self, phone: str, verification: SMSVerification) -> tuple[str, str, int] | None:
         """(key, value, ttl) of the phone's active code, for RateLimiter.hit(then_set=...):
-        written in the same round trip as the send-code rate limits."""
+        written in the same round trip as the send-code rate limits. None when disabled."""
+        if not settings.VERIFICATION_CODE_CACHE:
+            return None
         ttl = max(1, int((verification.expires_at - timezone.now()).total_seconds()))
         value = json.dumps(
             {
@@ -46,6 +49,8 @@ class SMSVerificationCache:
         return KEY_PREFIX + phone, value, ttl
 
     def get_active(self, phone: str) -> ActiveCode | None:
+        if not settings.VERIFICATION_CODE_CACHE:
+            return None
         raw = redis_or(None, lambda redis: redis.get(KEY_PREFIX + phone))
         if raw is None:
             return None
@@ -54,6 +59,8 @@ class SMSVerificationCache:
         return ActiveCode(uuid.UUID(data["id"]), data["code_hash"], expires_at)
 
     def forget(self, phone: str) -> None:
+        if not settings.VERIFICATION_CODE_CACHE:
+            return
         redis_or(0, lambda redis: redis.delete(KEY_PREFIX + phone))
 
 

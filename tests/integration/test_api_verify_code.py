@@ -136,3 +136,14 @@ def test_unknown_verification_is_404_json(api_client):
 
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+def test_verify_works_with_the_code_cache_switched_off(api_client, settings):
+    settings.VERIFICATION_CODE_CACHE = False
+    sent = api_client.post(SEND, {"phone": "+79991234567"}, format="json").json()
+    code = code_of(SMSVerification.objects.get(id=sent["verification_id"]))
+
+    first = api_client.post(VERIFY, {"phone": "+79991234567", "code": code}, format="json")
+    second = api_client.post(VERIFY, {"phone": "+79991234567", "code": code}, format="json")
+
+    assert (first.status_code, second.status_code) == (200, 400)
