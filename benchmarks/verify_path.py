@@ -4,7 +4,8 @@ Two gunicorns run the Procfile's `web` line side by side: one as shipped, one wi
 `VERIFICATION_CODE_CACHE=False` (the app's switch for the Redis code cache). Codes are
 pre-created as the service stores them (seed, keyed hash, cache entry). wrk at 32
 connections posts either a wrong code for a random phone out of 5,000 (every answer should
-be 400), or each correct code once from a fresh pool per run (every answer should be 200). Runs alternate; medians are shown.
+be 400), or each correct code once from a fresh pool per run (every answer should be 200).
+Runs alternate; medians are shown.
 
     .venv/bin/python -m benchmarks.verify_path
 """
