@@ -33,6 +33,7 @@ import pytest
 
 from tests.deploy.conftest import (
     ANSIBLE_DIR,
+    APP_VARS,
     REPO_ROOT,
     Ansible,
     PlaybookRun,
@@ -293,9 +294,11 @@ def test_migrations_are_applied_to_the_database(deployment: Deployment) -> None:
     # then the database has Django's, django-celery-beat's and the app's migrations
     applied = psql("-c", "SELECT DISTINCT app FROM django_migrations", database=DATABASE)
     assert {"auth", "django_celery_beat", "verification"} <= set(applied.split())
+    # As the deployed app sees it: its .env, not this process's DATABASE_URL and friends.
     plan = subprocess.run(
         [str(deployment.venv_python), "manage.py", "showmigrations", "--plan"],
         cwd=deployment.app,
+        env={name: value for name, value in os.environ.items() if not name.startswith(APP_VARS)},
         capture_output=True,
         text=True,
         check=True,
