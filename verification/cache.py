@@ -27,10 +27,6 @@ class ActiveCode:
     code_hash: str
     expires_at: datetime
 
-    @classmethod
-    def of(cls, verification: SMSVerification) -> ActiveCode:
-        return cls(verification.id, verification.code_hash, verification.expires_at)
-
 
 class SMSVerificationCache:
     def entry(self, phone: str, verification: SMSVerification) -> tuple[str, str, int] | None:

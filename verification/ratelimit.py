@@ -90,11 +90,5 @@ class RateLimiter:
         """The seed's API: True (and counted) when `key` is still under `limit` per `window`."""
         return self.hit([Limit(key, limit, window)]).retry_after == 0
 
-    def reset(self, key: str) -> None:
-        try:
-            get_redis().delete(KEY_PREFIX + key)
-        except RedisError as exc:
-            raise redis_failed(exc) from exc
-
 
 rate_limiter = RateLimiter()

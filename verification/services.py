@@ -80,9 +80,10 @@ def verification_create(*, phone: str, client_ip: str | None = None) -> SMSVerif
     return verification
 
 
-def verification_check(*, phone: str, code: str) -> SMSVerification:
-    """Mark the phone's current code used if `code` is right. Raises InvalidCode or RateLimited.
+def verification_check(*, phone: str, code: str) -> uuid.UUID:
+    """Mark the phone's current code used if `code` is right; returns the row's id.
 
+    Raises InvalidCode or RateLimited.
     Wrong, expired, used, burned and unknown all raise the same InvalidCode.
     """
     try:
@@ -120,7 +121,7 @@ def verification_check(*, phone: str, code: str) -> SMSVerification:
         raise InvalidCode()  # used by a concurrent request, expired or burned meanwhile
     verification_cache.forget(phone)
     logger.info("verification %s confirmed for %s", verification_id, mask_phone(phone))
-    return SMSVerification.objects.get(id=verification_id)
+    return verification_id
 
 
 def _current_code(phone: str) -> SMSVerification | None:
