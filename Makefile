@@ -5,6 +5,15 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 CI_INSTALLED := $(VENV)/.ci-installed
 WITH_REDIS := $(BIN)/python scripts/with_redis.py --
+# The Celery broker of `run`, `test` and `test-fast`: redis (REDIS_URL, or CELERY_BROKER_URL
+# from the environment or .env) or rabbitmq (RABBITMQ_URL), e.g. `make test BROKER=rabbitmq`.
+BROKER ?= redis
+RABBITMQ_URL ?= amqp://guest:guest@127.0.0.1:5672//
+ifeq ($(BROKER),rabbitmq)
+export CELERY_BROKER_URL := $(RABBITMQ_URL)
+else ifneq ($(BROKER),redis)
+$(error BROKER must be redis or rabbitmq, not $(BROKER))
+endif
 
 .PHONY: run test test-fast lint types bench sandbox messages install ci-install clean
 

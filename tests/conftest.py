@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.conf import settings
@@ -17,6 +19,19 @@ pytest_plugins = ["tests.sandbox_fixtures"]
 
 # A port nothing listens on: connections are refused at once.
 DEAD_REDIS_URL = "redis://127.0.0.1:1/0"
+QUEUES = ("sms", "status", "maintenance")
+
+
+def broker_url_at(port: int) -> str:
+    """The configured broker's URL (same scheme, credentials, database or vhost), on `port`."""
+    parts = urlsplit(celery_app.conf.broker_url)
+    credentials = parts.netloc.rpartition("@")[0]
+    netloc = f"{credentials}@127.0.0.1:{port}" if credentials else f"127.0.0.1:{port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def broker_is_amqp() -> bool:
+    return bool(celery_app.conf.broker_url.startswith(("amqp", "pyamqp")))
 
 
 def _delete_our_keys() -> None:
@@ -55,13 +70,15 @@ def redis_down(settings: Any) -> Iterator[None]:
 def broker_down() -> Iterator[None]:
     """The Celery broker refuses connections: publishing fails."""
     original = celery_app.conf.broker_url
-    _swap_broker(DEAD_REDIS_URL)
+    _swap_broker(broker_url_at(1))
     yield
     _swap_broker(original)
 
 
 def _swap_broker(url: str) -> None:
     celery_app.conf["broker_url"] = url
+    if "CELERY_BROKER_URL" in os.environ:
+        os.environ["CELERY_BROKER_URL"] = url  # Celery prefers it to conf.broker_url
     # Drop pooled connections and producers bound to the previous URL.
     celery_app.close()
     celery_app._pool = None  # type: ignore[attr-defined]
@@ -72,7 +89,8 @@ def _swap_broker(url: str) -> None:
 def sms_queue() -> Iterator[Any]:
     """The broker's `sms` queue, emptied before and after the test."""
     with celery_app.connection_for_write() as conn:
-        queue = conn.SimpleQueue("sms")
+        # The app's Queue, not a name: RabbitMQ refuses to redeclare a quorum queue as classic.
+        queue = conn.SimpleQueue(celery_app.amqp.queues["sms"])  # type: ignore[arg-type]
         queue.clear()
         yield queue
         queue.clear()
@@ -90,12 +108,16 @@ def fast_limits(settings: Any) -> Any:
 
 def pytest_report_header() -> str:
     db = settings.DATABASES["default"]
-    return f"database: {db['ENGINE']} {db.get('NAME')}; redis: {settings.REDIS_URL}"
+    broker = urlsplit(celery_app.conf.broker_url)
+    return (
+        f"database: {db['ENGINE']} {db.get('NAME')}; redis: {settings.REDIS_URL}; "
+        f"broker: {broker.scheme}://{broker.hostname}:{broker.port}{broker.path}"
+    )
 
 
 @pytest.fixture(scope="session")
 def live_worker(django_db_setup: None, django_db_blocker: Any) -> Iterator[Any]:
-    """A real Celery worker (threads pool) on the real Redis broker, consuming every queue.
+    """A real Celery worker (threads pool) on the real broker, consuming every queue.
 
     Session-scoped: starting a worker costs a second. Tests using it need
     `django_db(transaction=True)`: the worker's threads only see committed rows.
@@ -107,8 +129,8 @@ def live_worker(django_db_setup: None, django_db_blocker: Any) -> Iterator[Any]:
     import workers.sending  # noqa: F401 - registers the tasks with the app
 
     with celery_app.connection_for_write() as conn:
-        for name in ("sms", "status", "maintenance"):
-            conn.SimpleQueue(name).clear()
+        for name in QUEUES:
+            conn.SimpleQueue(celery_app.amqp.queues[name]).clear()  # type: ignore[arg-type]
     with start_worker(
         celery_app,
         pool="threads",

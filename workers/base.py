@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import math
 from functools import partial
 from typing import Any
 
+from amqp.exceptions import AMQPError, MessageNacked
 from celery import Task
 from django.db import transaction
 from kombu.exceptions import KombuError
@@ -13,8 +15,8 @@ from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
-# What a publish raises when the broker is unreachable.
-PUBLISH_ERRORS = (KombuError, RedisError, OSError)
+# What a publish raises when the broker is unreachable, or (RabbitMQ) refuses the message.
+PUBLISH_ERRORS = (KombuError, RedisError, AMQPError, MessageNacked, OSError)
 
 
 class OutboxTask(Task):  # type: ignore[misc]
@@ -27,6 +29,17 @@ class OutboxTask(Task):  # type: ignore[misc]
     # Retries are bounded by the row (a code's expiry), not by a count: Celery's default of
     # 3 retries would give up on a provider outage within seconds.
     max_retries = None
+
+    def apply_async(self, *args: Any, **options: Any) -> Any:
+        # RabbitMQ's publisher confirms wait for the broker's ack with no limit by default: a
+        # broker that stops answering mid-publish would hold the request (or worker thread).
+        options.setdefault("confirm_timeout", self.app.conf.broker_connection_timeout)
+        countdown = options.get("countdown")
+        if countdown and self.app.conf.task_default_queue_type == "quorum":
+            # RabbitMQ's native delayed delivery (quorum queues) counts whole seconds and
+            # refuses less than one: round up, never retry sooner than asked.
+            options["countdown"] = max(1, math.ceil(countdown))
+        return super().apply_async(*args, **options)
 
     def delay_on_commit(self, *args: Any, **kwargs: Any) -> None:
         transaction.on_commit(partial(self.publish, args, kwargs))

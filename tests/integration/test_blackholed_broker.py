@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import _swap_broker
+from tests.conftest import _swap_broker, broker_url_at
 from verification.models import SMSVerification
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -22,7 +22,7 @@ def blackholed_broker(settings) -> Iterator[None]:
     hole = socket.socket()
     hole.bind(("127.0.0.1", 0))
     hole.listen(64)  # the kernel completes handshakes; nobody ever reads or answers
-    _swap_broker(f"redis://127.0.0.1:{hole.getsockname()[1]}/0")
+    _swap_broker(broker_url_at(hole.getsockname()[1]))
     yield
     _swap_broker(settings.CELERY_BROKER_URL)
     hole.close()
