@@ -32,9 +32,11 @@ $(CI_INSTALLED): requirements-ci.txt $(INSTALLED)
 install: $(INSTALLED)
 ci-install: $(CI_INSTALLED)
 
-## Start web, worker, beat and Flower (debug SMS mode unless .env says otherwise).
+## Start web, worker, beat and Flower (debug SMS mode unless .env says otherwise), with
+## WORKER_PROCESSES worker processes (default: one per core; environment or .env).
 run: $(INSTALLED)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(WITH_REDIS) sh -c 'python manage.py migrate --noinput && exec honcho start'
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(WITH_REDIS) sh -c 'python manage.py migrate --noinput && \
+	    exec honcho start -p $${PORT:-8000} -c worker=$${WORKER_PROCESSES:-$$(python -c "import os; print(os.cpu_count())")}'
 
 ## The whole suite, slow process-level fault tests included. PYTEST_ARGS narrows it.
 test: $(INSTALLED)

@@ -6,7 +6,10 @@ the functions holding the most samples (see profile_web.py for the format).
 
     .venv/bin/pip install py-spy
     .venv/bin/python -m benchmarks.profile_worker [--pool threads] [--concurrency 64]
-        [--rows 2000] [--idle] [--out /tmp/worker.txt] [--env NAME=VALUE ...]
+        [--rows 2000] [--idle | --gil] [--out /tmp/worker.txt] [--env NAME=VALUE ...]
+
+`--gil` samples only the thread holding the GIL: where the worker's Python CPU goes (without
+it, threads blocked in a socket call count too, and I/O waits dominate).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=None)
     parser.add_argument("--rows", type=int, default=2000)
     parser.add_argument("--idle", action="store_true")
+    parser.add_argument("--gil", action="store_true")
     parser.add_argument("--out", default=None)
     parser.add_argument("--env", action="append", default=[])
     parser.add_argument("--top", type=int, default=40)
@@ -52,7 +56,7 @@ def main() -> None:
         record = [
             py_spy, "record", "--pid", str(target), "--subprocesses", "--rate", "200",
             "--format", "raw", "--output", str(raw), "--nonblocking",
-        ] + (["--idle"] if args.idle else [])  # fmt: skip
+        ] + (["--idle"] if args.idle else []) + (["--gil"] if args.gil else [])  # fmt: skip
         spy = subprocess.Popen(record, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         started = time.monotonic()
         harness.wait_until(
