@@ -203,6 +203,12 @@ RATE_LIMIT_VERIFY_PER_HOUR = env.int("RATE_LIMIT_VERIFY_PER_HOUR", default=5)
 RATE_LIMIT_SEND_PER_IP_PER_HOUR = env.int("RATE_LIMIT_SEND_PER_IP_PER_HOUR", default=30)
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
+# METRICS (SPEC §14)
+# https://prometheus.github.io/client_python/
+# ------------------------------------------------------------------------------
+# `user:password` for GET /metrics; without it only a direct loopback client may read it.
+METRICS_BASIC_AUTH = env.str("METRICS_BASIC_AUTH", default="")
+
 # LOGGING
 # ------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
