@@ -17,8 +17,7 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
-from verification import codes, funds
-from verification.gateways import get_gateway
+from verification import channels, funds
 from verification.gateways.errors import (
     InsufficientFunds,
     PermanentProviderError,
@@ -56,10 +55,8 @@ def verification_send(*, verification_id: str | uuid.UUID, retries: int) -> Send
     if row is None:
         return SendResult()  # expired, already handled, or in another worker's hands
 
-    code = codes.code_for(row.id, row.code_seed)
-    text = settings.GREEN_SMS_TEMPLATE.format(code=code)
     try:
-        request_id = get_gateway().send(row.phone, text, hidden=code, tag=str(row.id))
+        dispatched = channels.dispatch(row)
     except InsufficientFunds as exc:
         funds.open_breaker(settings.GREEN_SMS_FUNDS_PAUSE)
         pause = settings.GREEN_SMS_FUNDS_PAUSE
@@ -72,10 +69,24 @@ def verification_send(*, verification_id: str | uuid.UUID, retries: int) -> Send
         return _retry_or_fail(row, exc, _backoff(retries, ambiguous=exc.ambiguous))
 
     now = timezone.now()
+    request_id = dispatched.request_id
+    # A flash call's code is known only now: its HMAC lands with the request id.
+    code_fields = {"code_hash": dispatched.code_hash} if dispatched.code_hash else {}
     SMSVerification.objects.filter(id=row.id, status=DeliveryStatus.SENDING).update(
-        status=DeliveryStatus.SENT, request_id=request_id, sent_at=now, lease_until=None, error=""
+        status=DeliveryStatus.SENT,
+        request_id=request_id,
+        sent_at=now,
+        lease_until=None,
+        error="",
+        **code_fields,
     )
-    logger.info("sent %s to %s (request_id %s)", row.id, mask_phone(row.phone), request_id)
+    logger.info(
+        "sent %s to %s by %s (request_id %s)",
+        row.id,
+        mask_phone(row.phone),
+        row.channel,
+        request_id,
+    )
     return SendResult()
 
 
@@ -93,7 +104,7 @@ def _claim(verification_id: str | uuid.UUID) -> SMSVerification | None:
     )
     if not claimed:
         return None
-    return SMSVerification.objects.only("id", "phone", "code_seed", "expires_at").get(
+    return SMSVerification.objects.only("id", "phone", "channel", "code_seed", "expires_at").get(
         id=verification_id
     )
 

@@ -1,7 +1,8 @@
 """Delivery tracking: ask the provider about rows in `sent`, in bounded batches.
 
 Each batch costs O(1) queries whatever its size (claim, then one bulk UPDATE) and exactly
-one provider call per row, made in parallel because each call is network-bound.
+one provider call per row, made in parallel because each call is network-bound. Rows of every
+channel share the batches; each is asked through its own channel's `status`.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def poll_batch(*, batch_size: int = POLL_BATCH_SIZE) -> PollCounts:
 
     def ask(row: SMSVerification) -> ProviderStatus | ProviderError:
         try:
-            return gateway.status(row.request_id)
+            # Each channel's request ids are known to its own module only.
+            return gateway.status(row.request_id, row.channel)
         except ProviderError as exc:
             return exc
 
@@ -82,7 +84,9 @@ def _claim_batch(now: datetime, batch_size: int) -> list[SMSVerification]:
             .filter(status=DeliveryStatus.SENT)
             .filter(Q(status_checked_at__isnull=True) | Q(status_checked_at__lt=asked_before))
             .order_by("sent_at")
-            .only("id", "request_id", "sent_at", "status", "delivered_at", "error")[:batch_size]
+            .only("id", "request_id", "channel", "sent_at", "status", "delivered_at", "error")[
+                :batch_size
+            ]
         )
         if rows:
             SMSVerification.objects.filter(id__in=[row.id for row in rows]).update(
