@@ -17,7 +17,9 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 # GENERAL
 # ------------------------------------------------------------------------------
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
+# Fail closed: without DJANGO_DEBUG=True in the environment the service runs as production
+# (`make run`, `make test` and .env.example turn debug on explicitly).
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
 _DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105 - DEBUG only
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
@@ -166,7 +168,16 @@ SPECTACULAR_SETTINGS = {
 GREEN_SMS_USER = env.str("GREEN_SMS_USER", default="")
 GREEN_SMS_PASSWORD = env.str("GREEN_SMS_PASSWORD", default="")
 GREEN_SMS_TOKEN = env.str("GREEN_SMS_TOKEN", default="")
-GREEN_SMS_DEBUG = env.bool("GREEN_SMS_DEBUG", default=True)
+# Follows DJANGO_DEBUG unless set: a production server never logs codes by omission.
+GREEN_SMS_DEBUG = env.bool("GREEN_SMS_DEBUG", default=DEBUG)
+if GREEN_SMS_DEBUG and not DEBUG:
+    # The debug backend writes every code to the log: in production that hands them to
+    # whoever reads the logs, and no SMS ever leaves.
+    raise ImproperlyConfigured(
+        "GREEN_SMS_DEBUG=True is refused when DJANGO_DEBUG=False: codes would be written to "
+        "the logs instead of being sent. Set GREEN_SMS_DEBUG=False (and the GreenSMS "
+        "credentials), or DJANGO_DEBUG=True for development."
+    )
 GREEN_SMS_BASE_URL = env.str("GREEN_SMS_BASE_URL", default="https://api3.greensms.ru")
 GREEN_SMS_SENDER = env.str("GREEN_SMS_SENDER", default="")
 GREEN_SMS_TIMEOUT = env.float("GREEN_SMS_TIMEOUT", default=10)
@@ -212,6 +223,12 @@ RATE_LIMIT_SEND_PER_HOUR = env.int("RATE_LIMIT_SEND_PER_HOUR", default=5)
 RATE_LIMIT_VERIFY_PER_HOUR = env.int("RATE_LIMIT_VERIFY_PER_HOUR", default=5)
 RATE_LIMIT_SEND_PER_IP_PER_HOUR = env.int("RATE_LIMIT_SEND_PER_IP_PER_HOUR", default=30)
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+
+# METRICS (SPEC §14)
+# https://prometheus.github.io/client_python/
+# ------------------------------------------------------------------------------
+# `user:password` for GET /metrics; without it only a direct loopback client may read it.
+METRICS_BASIC_AUTH = env.str("METRICS_BASIC_AUTH", default="")
 
 # LOGGING
 # ------------------------------------------------------------------------------

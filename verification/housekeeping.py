@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from verification import funds
+from verification import funds, metrics
 from verification.gateways import get_gateway
 from verification.models import DeliveryStatus, SMSVerification
 from workers import sending as send_tasks
@@ -75,11 +75,13 @@ def expire_unsent(*, batch_size: int = SWEEP_BATCH_SIZE) -> int:
     )
     if not ids:
         return 0
-    return SMSVerification.objects.filter(
+    expired = SMSVerification.objects.filter(
         id__in=ids, status__in=(DeliveryStatus.QUEUED, DeliveryStatus.SENDING)
     ).update(
         status=DeliveryStatus.EXPIRED, lease_until=None, error="expired before it could be sent"
     )
+    metrics.sends("expired", count=expired)
+    return expired
 
 
 def purge_old(*, batch_size: int = SWEEP_BATCH_SIZE) -> int:
@@ -98,7 +100,9 @@ def purge_old(*, batch_size: int = SWEEP_BATCH_SIZE) -> int:
 
 def check_balance() -> Decimal:
     """Log the balance; WARNING when low; reopen sending when funds are back."""
-    balance = get_gateway().balance()
+    with metrics.provider_call("balance"):
+        balance = get_gateway().balance()
+    metrics.record_balance(balance)
     if balance < Decimal(str(settings.GREEN_SMS_LOW_BALANCE)):
         logger.warning(
             "GreenSMS balance is low: %s (threshold %s)", balance, settings.GREEN_SMS_LOW_BALANCE

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
-from verification import channels, funds
+from verification import channels, funds, metrics
 from verification.gateways.errors import (
     InsufficientFunds,
     PermanentProviderError,
@@ -56,7 +56,8 @@ def verification_send(*, verification_id: str | uuid.UUID, retries: int) -> Send
         return SendResult()  # expired, already handled, or in another worker's hands
 
     try:
-        dispatched = channels.dispatch(row)
+        with metrics.provider_call("send"):
+            dispatched = channels.dispatch(row)
     except InsufficientFunds as exc:
         funds.open_breaker(settings.GREEN_SMS_FUNDS_PAUSE)
         pause = settings.GREEN_SMS_FUNDS_PAUSE
@@ -64,6 +65,7 @@ def verification_send(*, verification_id: str | uuid.UUID, retries: int) -> Send
     except PermanentProviderError as exc:
         logger.error("send of %s failed permanently: %s", row.id, exc.reason)
         _finish(row, DeliveryStatus.FAILED, error=exc.reason)
+        metrics.sends("failed", channel=row.channel)
         return SendResult()
     except TransientProviderError as exc:
         return _retry_or_fail(row, exc, _backoff(retries, ambiguous=exc.ambiguous))
@@ -87,6 +89,7 @@ def verification_send(*, verification_id: str | uuid.UUID, retries: int) -> Send
         row.channel,
         request_id,
     )
+    metrics.sends("sent", channel=row.channel)
     return SendResult()
 
 
@@ -128,8 +131,10 @@ def _retry_or_fail(row: SMSVerification, exc: ProviderError, delay: float) -> Se
     if now + timedelta(seconds=delay) >= row.expires_at:
         logger.error("send of %s failed: %s; no attempt left before expiry", row.id, exc.reason)
         _finish(row, DeliveryStatus.FAILED, error=f"retries exhausted: {exc.reason}")
+        metrics.sends("failed", channel=row.channel)
         return SendResult()
     logger.warning("send of %s: %s; retrying in %.1f s", row.id, exc.reason, delay)
+    metrics.sends("retry", channel=row.channel)
     SMSVerification.objects.filter(id=row.id, status=DeliveryStatus.SENDING).update(
         status=DeliveryStatus.QUEUED,
         # Beat leaves the row alone until the retry is due (plus a claim's length).
@@ -147,9 +152,10 @@ def _postpone(verification_id: str | uuid.UUID, delay: float) -> SendResult:
         id=verification_id, status=DeliveryStatus.QUEUED, expires_at__gt=retry_at
     ).update(lease_until=retry_at + timedelta(seconds=SEND_LEASE), error="sends paused: funds")
     if not postponed:
-        SMSVerification.objects.filter(
+        failed = SMSVerification.objects.filter(
             id=verification_id, status=DeliveryStatus.QUEUED, expires_at__gt=now
         ).update(status=DeliveryStatus.FAILED, error="insufficient funds", lease_until=None)
+        metrics.sends("failed", count=failed)
         return SendResult()
     return SendResult(retry_in=delay)
 

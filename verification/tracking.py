@@ -8,6 +8,7 @@ channel share the batches; each is asked through its own channel's `status`.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,6 +18,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from verification import metrics
 from verification.gateways import DeliveryStatus as ProviderStatus
 from verification.gateways import get_gateway
 from verification.gateways.errors import InvalidParameters, ProviderError
@@ -29,6 +31,9 @@ logger = logging.getLogger(__name__)
 POLL_BATCH_SIZE = 100
 # Parallel status calls within a batch (the gateway's connection pool holds 64).
 POLL_CONCURRENCY = 16
+
+
+HORIZON_ERROR = "no final delivery status within the polling horizon"
 
 
 @dataclass
@@ -53,7 +58,8 @@ def poll_batch(*, batch_size: int = POLL_BATCH_SIZE) -> PollCounts:
     def ask(row: SMSVerification) -> ProviderStatus | ProviderError:
         try:
             # Each channel's request ids are known to its own module only.
-            return gateway.status(row.request_id, row.channel)
+            with metrics.provider_call("status"):
+                return gateway.status(row.request_id, row.channel)
         except ProviderError as exc:
             return exc
 
@@ -68,7 +74,15 @@ def poll_batch(*, batch_size: int = POLL_BATCH_SIZE) -> PollCounts:
     ]
     if changed:
         SMSVerification.objects.bulk_update(changed, ["status", "delivered_at", "error"])
+    for (channel, outcome), count in Counter(map(_outcome, changed)).items():
+        metrics.deliveries(outcome, channel=channel, count=count)
     return counts
+
+
+def _outcome(row: SMSVerification) -> tuple[str, str]:
+    if row.status == DeliveryStatus.DELIVERED:
+        return row.channel, "delivered"
+    return row.channel, "unknown" if row.error == HORIZON_ERROR else "failed"
 
 
 def _claim_batch(now: datetime, batch_size: int) -> list[SMSVerification]:
@@ -126,6 +140,6 @@ def _apply(
     if row.sent_at is not None and row.sent_at < horizon:
         counts.given_up += 1
         row.status = DeliveryStatus.FAILED
-        row.error = "no final delivery status within the polling horizon"
+        row.error = HORIZON_ERROR
         return True
     return False
