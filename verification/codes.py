@@ -20,8 +20,12 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 
 CODE_LENGTH = 6  # SMS, Viber
 CODE_LENGTHS = {"sms": 6, "viber": 6, "voice": 5, "call": 4}
@@ -78,3 +82,50 @@ def is_well_formed(code: str, channel: str = "sms") -> bool:
 
 
 _LENGTHS = frozenset(CODE_LENGTHS.values())
+
+
+@dataclass(frozen=True)
+class CodeMaterial:
+    """What a new verification row is born with; `code` is for the caller's eyes only
+    (a test, a benchmark's client): the row keeps the seed and the hash, never the code."""
+
+    id: uuid.UUID
+    code_seed: str
+    code: str
+    code_hash: str
+    created_at: datetime
+    expires_at: datetime
+
+    def row_fields(self) -> dict[str, Any]:
+        """The SMSVerification fields this material sets."""
+        return {
+            "id": self.id,
+            "code_seed": self.code_seed,
+            "code_hash": self.code_hash,
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+        }
+
+
+def new_material(
+    *, now: datetime | None = None, ttl: float | None = None, channel: str = "sms"
+) -> CodeMaterial:
+    """A fresh id, seed, code and hash, living `ttl` seconds (VERIFICATION_CODE_TTL) from `now`.
+
+    A flash call's code is the provider's choice: `code` and `code_hash` stay empty (an empty
+    hash matches no code) until the worker records the HMAC of the code the provider chose.
+    """
+    created_at = now or timezone.now()
+    lifetime = settings.VERIFICATION_CODE_TTL if ttl is None else ttl
+    verification_id = uuid.uuid4()
+    seed, code = new_seed(), ""
+    if channel != "call":
+        code = code_for(verification_id, seed, length_for(channel))
+    return CodeMaterial(
+        id=verification_id,
+        code_seed=seed,
+        code=code,
+        code_hash=hash_code(verification_id, code) if code else "",
+        created_at=created_at,
+        expires_at=created_at + timedelta(seconds=lifetime),
+    )

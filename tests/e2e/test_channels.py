@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 from verification import codes
 from verification.models import DeliveryStatus, SMSVerification
 from workers.polling import poll_delivery_statuses
