@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
@@ -13,25 +12,10 @@ from django_redis import get_redis_connection
 from rest_framework.test import APIClient
 
 from project.celery import app as celery_app
+from tests.helpers import DEAD_REDIS_URL, QUEUES, TaskEvents, broker_url_at, swap_broker
 from verification.redis_client import breaker as redis_breaker
 
 pytest_plugins = ["tests.sandbox_fixtures"]
-
-# A port nothing listens on: connections are refused at once.
-DEAD_REDIS_URL = "redis://127.0.0.1:1/0"
-QUEUES = ("sms", "status", "maintenance")
-
-
-def broker_url_at(port: int) -> str:
-    """The configured broker's URL (same scheme, credentials, database or vhost), on `port`."""
-    parts = urlsplit(celery_app.conf.broker_url)
-    credentials = parts.netloc.rpartition("@")[0]
-    netloc = f"{credentials}@127.0.0.1:{port}" if credentials else f"127.0.0.1:{port}"
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def broker_is_amqp() -> bool:
-    return bool(celery_app.conf.broker_url.startswith(("amqp", "pyamqp")))
 
 
 def _delete_our_keys() -> None:
@@ -69,20 +53,16 @@ def redis_down(settings: Any) -> Iterator[None]:
 @pytest.fixture
 def broker_down() -> Iterator[None]:
     """The Celery broker refuses connections: publishing fails."""
-    original = celery_app.conf.broker_url
-    _swap_broker(broker_url_at(1))
+    original = swap_broker(broker_url_at(1))
     yield
-    _swap_broker(original)
+    swap_broker(original)
 
 
-def _swap_broker(url: str) -> None:
-    celery_app.conf["broker_url"] = url
-    if "CELERY_BROKER_URL" in os.environ:
-        os.environ["CELERY_BROKER_URL"] = url  # Celery prefers it to conf.broker_url
-    # Drop pooled connections and producers bound to the previous URL.
-    celery_app.close()
-    celery_app._pool = None  # type: ignore[attr-defined]
-    celery_app.amqp._producer_pool = None  # type: ignore[attr-defined]
+@pytest.fixture
+def task_events() -> Iterator[TaskEvents]:
+    """Task runs and publishes recorded while the test runs (see tests/helpers.py)."""
+    with TaskEvents().recording() as events:
+        yield events
 
 
 @pytest.fixture
@@ -155,17 +135,3 @@ def _drop_other_sessions(django_db_blocker: Any) -> None:
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
-
-
-def wait_for(condition: Any, timeout: float = 20.0, interval: float = 0.05) -> Any:
-    """Poll `condition()` until it returns something truthy; fail after `timeout` seconds."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)

@@ -20,7 +20,7 @@ import pytest
 from django.db import connection
 
 from project.celery import app as celery_app
-from tests.conftest import _swap_broker, broker_is_amqp, broker_url_at, wait_for
+from tests.helpers import broker_is_amqp, broker_url_at, swap_broker, wait_for
 from tests.sandbox_fixtures import SANDBOX_PASSWORD, SANDBOX_USER
 from tests.tcp_proxy import TcpProxy
 from verification import housekeeping
@@ -182,10 +182,9 @@ def stoppable_broker(settings, tmp_path) -> Iterator[Any]:
         broker.start()
         url = f"redis://127.0.0.1:{broker.port}/0"
         settings.CACHES = {"default": dict(settings.CACHES["default"], LOCATION=url)}
-    original = celery_app.conf.broker_url
-    _swap_broker(broker_url_at(broker.port))
+    original = swap_broker(broker_url_at(broker.port))
     yield broker
-    _swap_broker(original)
+    swap_broker(original)
     broker.stop()
 
 

@@ -11,15 +11,19 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from verification import selectors, services
+from verification import metrics, selectors, services
 from verification.api import serializers
 from verification.api.client_ip import client_ip
+from verification.api.outcomes import OutcomeCountedView
 from verification.health import health
 
 ERROR_RESPONSE = OpenApiResponse(description='`{"error": "...", "code": "..."}`')
 
 
-class SendCodeView(APIView):
+class SendCodeView(OutcomeCountedView):
+    success_outcome = "accepted"
+    count_outcome = staticmethod(metrics.send_request)
+
     @extend_schema(
         request=serializers.SendCodeInputSerializer,
         responses={
@@ -33,7 +37,9 @@ class SendCodeView(APIView):
         data = serializers.SendCodeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         verification = services.verification_create(
-            phone=data.validated_data["phone"], client_ip=client_ip(request)
+            phone=data.validated_data["phone"],
+            client_ip=client_ip(request),
+            channel=data.validated_data["channel"],
         )
         body = serializers.SendCodeOutputSerializer(
             {
@@ -41,13 +47,17 @@ class SendCodeView(APIView):
                 "phone": verification.phone,
                 "id": verification.id,
                 "expires_at": verification.expires_at,
+                "channel": verification.channel,
             }
         ).data
         location = f"/api/auth/verifications/{verification.id}/"
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
 
 
-class VerifyCodeView(APIView):
+class VerifyCodeView(OutcomeCountedView):
+    success_outcome = "verified"
+    count_outcome = staticmethod(metrics.check)
+
     @extend_schema(
         request=serializers.VerifyCodeInputSerializer,
         responses={
