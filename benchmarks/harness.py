@@ -496,22 +496,26 @@ def reset_state() -> None:
     flush_redis()
 
 
-COLUMNS = (
-    "id", "phone", "code_hash", "code_seed", "request_id", "status", "is_used", "used_at",
-    "attempts", "send_attempts", "created_at", "expires_at", "lease_until", "sent_at",
-    "delivered_at", "status_checked_at", "error", "client_ip",
-)  # fmt: skip
+def _fields() -> list[Any]:
+    from verification.models import SMSVerification
+
+    return list(SMSVerification._meta.concrete_fields)
 
 
 def row(**values: Any) -> tuple[Any, ...]:
-    defaults: dict[str, Any] = {
-        "id": uuid.uuid4(), "phone": "+79990000000", "code_hash": "", "code_seed": "",
-        "request_id": "", "status": "queued", "is_used": False, "used_at": None, "attempts": 0,
-        "send_attempts": 0, "lease_until": None, "sent_at": None, "delivered_at": None,
-        "status_checked_at": None, "error": "", "client_ip": None,
-    }  # fmt: skip
+    """One row for copy_rows(): `values` by column name, the model's defaults for the rest
+    (every column, so a new field of the model never breaks the benchmarks' COPY)."""
+    defaults: dict[str, Any] = {"phone": "+79990000000", "status": "queued"}
     defaults.update(values)
-    return tuple(defaults[name] for name in COLUMNS)
+    out = []
+    for field in _fields():
+        if field.column in defaults:
+            out.append(defaults[field.column])
+        elif field.has_default():
+            out.append(field.get_default())
+        else:
+            out.append(None)
+    return tuple(out)
 
 
 def copy_rows(rows: Iterable[tuple[Any, ...]]) -> int:
@@ -523,7 +527,8 @@ def copy_rows(rows: Iterable[tuple[Any, ...]]) -> int:
     table = SMSVerification._meta.db_table
     count = 0
     with connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+        columns = ", ".join(field.column for field in _fields())
+        with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             for values in rows:
                 copy.write_row(values)
                 count += 1
