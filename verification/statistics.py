@@ -2,30 +2,35 @@
 and per day, by country and by channel, aggregated in SQL.
 
 Two GROUP BY queries (hourly over HOURS, daily over DAYS), each grouped by time bucket and
-the phone's first digits. Rows do not store a country: the first three digits after `+`
-hold exactly one ITU calling code (the codes are prefix-free), which maps to a country here
-in Python. Codes shared by several countries map to the code's main one (+7: RU, +1: US).
+the phone's first four digits. Rows do not store a country: those digits hold exactly one
+ITU calling code (the codes are prefix-free) and the start of the national number, which
+map to a country here in Python with libphonenumber's metadata (+7 7… is KZ, +1 268… is
+AG). A country told apart only by the full number falls to its code's main country (+1 416…,
+Canada, counts as US).
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 import phonenumbers
 from django.db.models import Count, Q
 from django.db.models.functions import Substr, TruncDay, TruncHour
 from django.utils import timezone
+from phonenumbers import PhoneMetadata
 
 from verification.metrics import DEFAULT_CHANNEL
 from verification.models import DeliveryStatus, SMSVerification
 
 HOURS = 48
 DAYS = 30
-# The phone's leading characters grouped on: "+" and three digits (see the docstring).
-PREFIX_LENGTH = 4
+# The phone's leading characters grouped on: "+" and four digits (see the docstring).
+PREFIX_LENGTH = 5
 
 
 @dataclass
@@ -54,13 +59,25 @@ class Statistics:
     countries: list[str] = field(default_factory=list)  # every country seen, for filters
 
 
+@lru_cache(maxsize=4096)
 def country_of(prefix: str) -> str:
+    """The country of a phone's first digits ("+7701" -> "KZ"); "ZZ" when unknown."""
     digits = prefix.lstrip("+")
     for length in (1, 2, 3):
         code = int(digits[:length] or 0)
-        if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-            return phonenumbers.region_code_for_country_code(code)
-    return "ZZ"  # unknown
+        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code)
+        if regions:
+            return _region_by_leading_digits(regions, digits[length:])
+    return "ZZ"
+
+
+def _region_by_leading_digits(regions: tuple[str, ...], national: str) -> str:
+    for region in regions[1:]:  # the first is the code's main country
+        metadata = PhoneMetadata.metadata_for_region(region)
+        pattern = metadata.leading_digits if metadata else None
+        if pattern and national and re.match(pattern, national):
+            return region
+    return regions[0]
 
 
 def statistics(
