@@ -17,9 +17,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 import phonenumbers
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Substr, TruncDay, TruncHour
 from django.utils import timezone
 from phonenumbers import PhoneMetadata
@@ -126,8 +127,20 @@ def statistics(
 def _grouped(
     bucket: TruncHour | TruncDay, since: datetime
 ) -> list[tuple[datetime, str, str, Counts]]:
+    return [
+        (
+            row["bucket"],
+            country_of(row["prefix"]),
+            DEFAULT_CHANNEL,
+            Counts(row["sent"], row["delivered"], row["verified"]),
+        )
+        for row in _grouped_queryset(bucket, since)
+    ]
+
+
+def _grouped_queryset(bucket: TruncHour | TruncDay, since: datetime) -> QuerySet[Any, Any]:
     """One GROUP BY (bucket, phone prefix) over rows created since `since`."""
-    rows = (
+    return (
         SMSVerification.objects.filter(created_at__gte=since)
         .annotate(bucket=bucket, prefix=Substr("phone", 1, PREFIX_LENGTH))
         .values("bucket", "prefix")
@@ -138,15 +151,6 @@ def _grouped(
         )
         .order_by()
     )
-    return [
-        (
-            row["bucket"],
-            country_of(row["prefix"]),
-            DEFAULT_CHANNEL,
-            Counts(row["sent"], row["delivered"], row["verified"]),
-        )
-        for row in rows
-    ]
 
 
 def _steps(start: datetime, step: timedelta, count: int) -> list[datetime]:
