@@ -14,10 +14,9 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from verification import funds, metrics
+from verification import dispatch, funds, metrics
 from verification.gateways import get_gateway
 from verification.models import DeliveryStatus, SMSVerification
-from workers import sending as send_tasks
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +55,7 @@ def redispatch_stuck(*, limit: int = REDISPATCH_BATCH_SIZE) -> int:
     )
     published = 0
     for row_id, expires_at in rows:
-        if not send_tasks.send_verification_sms.publish((str(row_id),), {}, expires=expires_at):
+        if not dispatch.publish_send(row_id, expires_at=expires_at):
             break  # the broker is still down: the next run tries again
         published += 1
     logger.info("re-dispatched %s of %s stuck verifications", published, len(rows))

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from project.celery import app as celery_app
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 from tests.scrape import scrape
 from verification.models import SMSVerification
 from workers import heartbeat
