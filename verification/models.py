@@ -83,3 +83,31 @@ class SMSVerification(models.Model):
         if not self.request_id:
             return "no_request_id"
         return "pending"
+
+
+class HourlyStatistics(models.Model):
+    """Codes requested in one hour, per country and channel: the statistics page's rollup.
+
+    Written by verification/statistics_rollup.py once the hour's counts can no longer change,
+    so the page reads a few hundred rows instead of aggregating a month of verifications.
+    Each rolled-up hour also has a row with country and channel "*" (its totals), even when
+    no code was requested: it marks the hour as done.
+    """
+
+    hour = models.DateTimeField()
+    country = models.CharField(max_length=3)  # ISO 3166 alpha-2, "ZZ" unknown, "*" total
+    channel = models.CharField(max_length=16)
+    sent = models.PositiveIntegerField(default=0)
+    delivered = models.PositiveIntegerField(default=0)
+    verified = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "hourly statistics"
+        constraints = [
+            models.UniqueConstraint(
+                fields=("hour", "country", "channel"), name="hourly_stats_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H:00} {self.country} {self.channel}"

@@ -29,6 +29,10 @@ def periodic_tasks() -> dict[str, tuple[str, int, str]]:
         "Check GreenSMS balance": (
             "maintenance.check_balance", settings.GREEN_SMS_BALANCE_INTERVAL, "maintenance"
         ),
+        "Roll up statistics": (
+            "maintenance.rollup_statistics", settings.VERIFICATION_STATS_ROLLUP_INTERVAL,
+            "maintenance",
+        ),
     }  # fmt: skip
 
 

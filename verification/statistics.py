@@ -13,23 +13,27 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
 import phonenumbers
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.db.models.functions import Substr, TruncDay, TruncHour
 from django.utils import timezone
 from phonenumbers import PhoneMetadata
 
 from verification.metrics import DEFAULT_CHANNEL
-from verification.models import DeliveryStatus, SMSVerification
+from verification.models import DeliveryStatus, HourlyStatistics, SMSVerification
 
 HOURS = 48
 DAYS = 30
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+# Country and channel of the rollup's per-hour totals rows.
+TOTAL = "*"
 # The phone's leading characters grouped on: "+" and four digits (see the docstring).
 PREFIX_LENGTH = 5
 
@@ -49,6 +53,10 @@ class Counts:
     def conversion(self) -> float | None:
         """Verified per sent, in percent; None when nothing was sent."""
         return 100.0 * self.verified / self.sent if self.sent else None
+
+
+# (time bucket, country, channel, counts)
+Row = tuple[datetime, str, str, "Counts"]
 
 
 @dataclass
@@ -88,15 +96,12 @@ def statistics(
 
     `country` / `channel` narrow the time series; the by-country and by-channel breakdowns
     always cover every country and channel (so the page can offer them as filters).
+    Settled hours come from the rollup (HourlyStatistics), the hours after it from the rows.
     """
     now = now or timezone.now()
-    hour_start = now.replace(minute=0, second=0, microsecond=0)
-    day_start = hour_start.replace(hour=0)
-    hourly_since = hour_start - timedelta(hours=HOURS - 1)
-    daily_since = day_start - timedelta(days=DAYS - 1)
-
-    hourly_rows = _grouped(TruncHour("created_at"), hourly_since)
-    daily_rows = _grouped(TruncDay("created_at"), daily_since)
+    hourly_since = hour_floor(now) - timedelta(hours=HOURS - 1)
+    daily_since = hour_floor(now).replace(hour=0) - timedelta(days=DAYS - 1)
+    hourly_rows, daily_rows = _rows(hourly_since, daily_since)
 
     by_country: dict[str, Counts] = defaultdict(Counts)
     by_channel: dict[str, Counts] = defaultdict(Counts)
@@ -104,7 +109,7 @@ def statistics(
         by_country[row_country].add(counts)
         by_channel[row_channel].add(counts)
 
-    def selected(rows: Iterable[tuple[datetime, str, str, Counts]]) -> dict[datetime, Counts]:
+    def selected(rows: Iterable[Row]) -> dict[datetime, Counts]:
         series: dict[datetime, Counts] = defaultdict(Counts)
         for bucket, row_country, row_channel, counts in rows:
             if country in (None, row_country) and channel in (None, row_channel):
@@ -114,19 +119,53 @@ def statistics(
     hourly = selected(hourly_rows)
     daily = selected(daily_rows)
     return Statistics(
-        hourly=[
-            (moment, hourly[moment]) for moment in _steps(hourly_since, timedelta(hours=1), HOURS)
-        ],
-        daily=[(moment, daily[moment]) for moment in _steps(daily_since, timedelta(days=1), DAYS)],
+        hourly=[(moment, hourly[moment]) for moment in _steps(hourly_since, HOUR, HOURS)],
+        daily=[(moment, daily[moment]) for moment in _steps(daily_since, DAY, DAYS)],
         by_country=sorted(by_country.items(), key=lambda item: (-item[1].sent, item[0])),
         by_channel=sorted(by_channel.items(), key=lambda item: (-item[1].sent, item[0])),
         countries=sorted(by_country),
     )
 
 
-def _grouped(
-    bucket: TruncHour | TruncDay, since: datetime
-) -> list[tuple[datetime, str, str, Counts]]:
+def _rows(hourly_since: datetime, daily_since: datetime) -> tuple[list[Row], list[Row]]:
+    """(hourly rows since `hourly_since`, daily rows since `daily_since`): the rollup's
+    rows up to where it got, then the verifications' own rows grouped by hour."""
+    done = rolled_up_until()
+    if done is None or done <= daily_since:
+        done = daily_since  # nothing usable rolled up: every hour from the rows
+    rolled = HourlyStatistics.objects.filter(hour__lt=done).exclude(country=TOTAL)
+    hourly = [_rolled_row(row) for row in rolled.filter(hour__gte=hourly_since).values()]
+    daily = [
+        _rolled_row(row, bucket="day")
+        for row in rolled.filter(hour__gte=daily_since)
+        .annotate(day=TruncDay("hour"))
+        .values("day", "country", "channel")
+        .annotate(sent=Sum("sent"), delivered=Sum("delivered"), verified=Sum("verified"))
+        .order_by()
+    ]
+    for hour, row_country, row_channel, counts in grouped(TruncHour("created_at"), done):
+        if hour >= hourly_since:
+            hourly.append((hour, row_country, row_channel, counts))
+        daily.append((hour.replace(hour=0), row_country, row_channel, counts))
+    return hourly, daily
+
+
+def _rolled_row(row: Mapping[str, Any], *, bucket: str = "hour") -> Row:
+    counts = Counts(row["sent"], row["delivered"], row["verified"])
+    return row[bucket], row["country"], row["channel"], counts
+
+
+def rolled_up_until() -> datetime | None:
+    """The end of the last rolled-up hour; None before the first rollup."""
+    last = HourlyStatistics.objects.filter(country=TOTAL).aggregate(last=Max("hour"))["last"]
+    return last + HOUR if last is not None else None
+
+
+def grouped(
+    bucket: TruncHour | TruncDay, since: datetime, until: datetime | None = None
+) -> list[Row]:
+    """Verifications created in [since, until) counted per time bucket, country and channel
+    (one GROUP BY over the created_at index; prefixes become countries here)."""
     return [
         (
             row["bucket"],
@@ -134,15 +173,18 @@ def _grouped(
             DEFAULT_CHANNEL,
             Counts(row["sent"], row["delivered"], row["verified"]),
         )
-        for row in _grouped_queryset(bucket, since)
+        for row in grouped_queryset(bucket, since, until)
     ]
 
 
-def _grouped_queryset(bucket: TruncHour | TruncDay, since: datetime) -> QuerySet[Any, Any]:
-    """One GROUP BY (bucket, phone prefix) over rows created since `since`."""
+def grouped_queryset(
+    bucket: TruncHour | TruncDay, since: datetime, until: datetime | None = None
+) -> QuerySet[Any, Any]:
+    rows = SMSVerification.objects.filter(created_at__gte=since)
+    if until is not None:
+        rows = rows.filter(created_at__lt=until)
     return (
-        SMSVerification.objects.filter(created_at__gte=since)
-        .annotate(bucket=bucket, prefix=Substr("phone", 1, PREFIX_LENGTH))
+        rows.annotate(bucket=bucket, prefix=Substr("phone", 1, PREFIX_LENGTH))
         .values("bucket", "prefix")
         .annotate(
             sent=Count("id", filter=~Q(request_id="")),
@@ -151,6 +193,10 @@ def _grouped_queryset(bucket: TruncHour | TruncDay, since: datetime) -> QuerySet
         )
         .order_by()
     )
+
+
+def hour_floor(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
 
 
 def _steps(start: datetime, step: timedelta, count: int) -> list[datetime]:

@@ -7,7 +7,7 @@ import logging
 from celery import Task
 
 from project.celery import app
-from verification import housekeeping
+from verification import housekeeping, statistics_rollup
 from verification.gateways.errors import ProviderError
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,11 @@ def sweep(self: Task, chain: int = 0) -> dict[str, int]:
     if expired or purged:
         logger.info("sweep: %s expired, %s purged (chain %s)", expired, purged, chain)
     return {"expired": expired, "purged": purged}
+
+
+@app.task(name="maintenance.rollup_statistics")
+def rollup_statistics() -> int:
+    return statistics_rollup.rollup()
 
 
 @app.task(name="maintenance.check_balance")
