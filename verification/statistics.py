@@ -25,7 +25,6 @@ from django.db.models.functions import Substr, TruncDay, TruncHour
 from django.utils import timezone
 from phonenumbers import PhoneMetadata
 
-from verification.metrics import DEFAULT_CHANNEL
 from verification.models import DeliveryStatus, HourlyStatistics, SMSVerification
 
 HOURS = 48
@@ -165,12 +164,13 @@ def grouped(
     bucket: TruncHour | TruncDay, since: datetime, until: datetime | None = None
 ) -> list[Row]:
     """Verifications created in [since, until) counted per time bucket, country and channel
-    (one GROUP BY over the created_at index; prefixes become countries here)."""
+    (one GROUP BY (bucket, phone prefix, channel) over the created_at index; prefixes become
+    countries here)."""
     return [
         (
             row["bucket"],
             country_of(row["prefix"]),
-            DEFAULT_CHANNEL,
+            row["channel"],
             Counts(row["sent"], row["delivered"], row["verified"]),
         )
         for row in grouped_queryset(bucket, since, until)
@@ -185,7 +185,7 @@ def grouped_queryset(
         rows = rows.filter(created_at__lt=until)
     return (
         rows.annotate(bucket=bucket, prefix=Substr("phone", 1, PREFIX_LENGTH))
-        .values("bucket", "prefix")
+        .values("bucket", "prefix", "channel")
         .annotate(
             sent=Count("id", filter=~Q(request_id="")),
             delivered=Count("id", filter=Q(status=DeliveryStatus.DELIVERED)),

@@ -44,6 +44,7 @@ def seed_traffic(now, *, days: int = 30) -> int:
                     request_id="r",
                     sent_at=created,
                     is_used=status == DeliveryStatus.DELIVERED and rng.random() < 0.8,
+                    channel="call" if rng.random() < 0.15 else "sms",
                 )
                 rows.append(row)
     SMSVerification.objects.bulk_create(rows, batch_size=2000)
@@ -118,6 +119,7 @@ def test_staff_sees_the_charts_drawn_with_data(browser, live_server, django_user
     assert sum(1 for height in heights if height > 1) >= 9  # 4 countries x 3 series, mostly
     countries = browser.find_element(By.ID, "by-country").text
     assert {"RU", "KZ", "UA", "US"} <= set(countries.split())
+    assert {"sms", "call"} <= set(browser.find_element(By.ID, "by-channel").text.split())
     assert "842.50" in browser.find_element(By.ID, "stat-balance").text
     assert "closed" in browser.find_element(By.ID, "stat-breaker").text
 
