@@ -26,3 +26,6 @@ class DebugGateway:
 
     def balance(self) -> Decimal:
         return Decimal(str(settings.GREEN_SMS_DEBUG_BALANCE))
+
+    def tariff(self) -> dict[str, Decimal]:
+        return {"sms": Decimal(str(settings.GREEN_SMS_PRICE))}

@@ -86,6 +86,7 @@ class Provider:
             "/sms/status": Route("GET", self.sms_status, "status_calls", faults=True),
             "/account/balance": Route("GET", self.balance, "balance_calls", faults=True),
             "/account/token": Route("POST", self.token),
+            "/account/tariff": Route("GET", self.tariff),
             "/status": Route("GET", self.general_status, auth=False),
         }
 
@@ -152,6 +153,9 @@ class Provider:
 
     def balance(self, params: Params, login: str) -> Reply:
         return json_reply(200, {"balance": float(self.state.current_balance())})
+
+    def tariff(self, params: Params, login: str) -> Reply:
+        return json_reply(200, {"data": self.state.tariff()})
 
     def token(self, params: Params, login: str) -> Reply:
         try:
