@@ -329,7 +329,7 @@ def start_web(port: int, *, workers: int = 4, name: str = "web", **env: str) -> 
     proc = start(
         name,
         command,
-        bench_env(WEB_CONCURRENCY=str(workers), PORT=str(port), HOST="127.0.0.1", **env),
+        bench_env(WEB_CONCURRENCY=str(workers), WEB_PORT=str(port), HOST="127.0.0.1", **env),
     )
     wait_port(port, proc, timeout=60)
     return proc

@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from tests.scrape import scrape
 from verification import housekeeping
 from verification.abuse import budget, guard
 from verification.abuse.policy import phone_facts
@@ -46,6 +47,8 @@ def test_over_the_hourly_cap_sends_pause_with_one_error(api_client, settings, ca
     # and the operator hears about it once for the window, not once per request
     errors = [r for r in caplog.records if "spend cap" in r.getMessage()]
     assert len(errors) == 1
+    # and the money committed is on /metrics
+    assert scrape(api_client).value("verification_spend_total", channel="sms") == 12
 
 
 def test_the_daily_cap_counts_too(api_client, settings):

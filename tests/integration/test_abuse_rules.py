@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.factories import code_of
+from tests.scrape import scrape
 from verification.abuse.rules import RULES
 from verification.models import AbuseDecision, SMSVerification
 
@@ -119,6 +120,9 @@ def test_record_only_records_and_never_blocks(api_client, protection):
         list(AbuseDecision.objects.values_list("rules", "decision"))
         == [("unverified_by_ip_hour", "recorded")] * 2
     )
+    samples = scrape(api_client)
+    recorded = {"rule": "unverified_by_ip_hour", "decision": "recorded"}
+    assert samples.value("verification_abuse_decisions_total", **recorded) == 2
 
 
 def test_off_counts_and_records_nothing(api_client, protection):

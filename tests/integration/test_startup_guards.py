@@ -12,8 +12,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+SETUP = (
+    "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'project.settings'; django.setup()"
+)
+SECRET = "a-long-random-test-value"
+
+
 def run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "FLOWER_"))}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "FLOWER_", "GREEN_SMS_"))
+    }
     return subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
@@ -47,9 +57,41 @@ def test_production_with_a_secret_key_starts():
     assert result.stdout.strip() == "ok", result.stderr
 
 
+def test_without_django_debug_the_service_runs_as_production():
+    # given: nothing says debug; when: settings load without a secret key; then: refused
+    result = run(SETUP)
+
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is required when DJANGO_DEBUG=False" in result.stderr
+
+    # and with a key: production, and codes go to GreenSMS, not to the log
+    shown = run(
+        SETUP + "; from django.conf import settings as s; print(s.DEBUG, s.GREEN_SMS_DEBUG)",
+        DJANGO_SECRET_KEY=SECRET,
+    )
+    assert shown.stdout.split() == ["False", "False"], shown.stderr
+
+
+def test_production_with_debug_sms_refuses_to_start():
+    result = run(SETUP, DJANGO_DEBUG="False", DJANGO_SECRET_KEY=SECRET, GREEN_SMS_DEBUG="True")
+
+    assert result.returncode != 0
+    assert "GREEN_SMS_DEBUG=True is refused when DJANGO_DEBUG=False" in result.stderr
+
+
+def test_debug_sms_follows_django_debug_in_development():
+    result = run(
+        SETUP + "; from django.conf import settings as s; print(s.GREEN_SMS_DEBUG)",
+        DJANGO_DEBUG="True",
+    )
+
+    assert result.stdout.strip() == "True", result.stderr
+
+
 @pytest.mark.parametrize(
     ("env", "refused"),
     [
+        ({}, True),
         ({"DJANGO_DEBUG": "False"}, True),
         ({"DJANGO_DEBUG": "False", "FLOWER_BASIC_AUTH": "no-colon"}, True),
         ({"DJANGO_DEBUG": "False", "FLOWER_BASIC_AUTH": "ops:s3cret"}, False),

@@ -61,7 +61,7 @@ def start(**env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup(); print('ok')"],
         cwd=ROOT,
-        env={**clean, "DJANGO_SETTINGS_MODULE": "project.settings", **env},
+        env={**clean, "DJANGO_SETTINGS_MODULE": "project.settings", "DJANGO_DEBUG": "True", **env},
         capture_output=True,
         text=True,
         timeout=60,

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 
+from verification import metrics
 from verification.abuse import policy
 from verification.redis_client import redis_or
 
@@ -43,8 +44,10 @@ def tariff_key(channel: str) -> str:
     return TARIFF_PREFIX + channel
 
 
-def script_budget(now: float, channel: str = "sms") -> dict[str, Any] | None:
-    """The caps as the send-gate script checks them; None when no cap is set."""
+def script_budget(now: float, channel: str = "sms") -> dict[str, Any]:
+    """The price, the caps (if any) and the spend metric, as the send-gate script uses
+    them: an accepted message adds its price to `verification_spend_total{channel}` in the
+    same round trip."""
     caps = []
     for setting, window, name in CAPS:
         cap = policy.budget(setting)
@@ -55,9 +58,11 @@ def script_budget(now: float, channel: str = "sms") -> dict[str, Any] | None:
         caps.append(
             [f"{PREFIX}{name}:{bucket}", cents(cap), remaining, f"{PREFIX}alert:{name}:{bucket}"]
         )
-    if not caps:
-        return None
-    return {"price": [tariff_key(channel), default_price_cents()], "caps": caps}
+    return {
+        "price": [tariff_key(channel), default_price_cents()],
+        "caps": caps,
+        "metric": [metrics.SPEND.key, metrics.label_field((channel,))],
+    }
 
 
 def log_pause(first_in_window: bool, retry_after: int) -> None:

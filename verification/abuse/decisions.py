@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from verification import metrics
 from verification.abuse.policy import PhoneFacts
 from verification.models import AbuseDecision
 from verification.phones import mask_phone
@@ -31,6 +32,8 @@ def record(
         decision=decision,
     )
     logger.info("abuse rule(s) %s: %s %s", row.rules, decision, mask_phone(phone))
+    for rule in rules:
+        metrics.abuse_decision(rule=rule, decision=decision)
     return row
 
 

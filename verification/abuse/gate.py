@@ -97,6 +97,8 @@ if spec.budget then
     redis.call('INCRBY', c[1], price)
     redis.call('EXPIRE', c[1], c[3])
   end
+  local m = spec.budget.metric
+  redis.call('HINCRBYFLOAT', m[1], m[2], price / 100)
 end
 if spec.counts then
   for _, c in ipairs(spec.counts.incr) do
