@@ -21,7 +21,7 @@ from verification.abuse import fallback, guard, policy
 from verification.cache import verification_cache
 from verification.exceptions import InvalidCode, InvalidPhone, RateLimited
 from verification.gateways import get_gateway
-from verification.models import SMSVerification
+from verification.models import Channel, SMSVerification
 from verification.phones import mask_phone, normalize_phone
 from verification.redis_client import RedisUnavailable
 
@@ -30,16 +30,20 @@ logger = logging.getLogger(__name__)
 HOUR = 3600
 
 
-def verification_create(*, phone: str, client_ip: str | None = None) -> SMSVerification:
-    """Store a new code for `phone` (E.164) and enqueue its SMS once the row is committed.
+def verification_create(
+    *, phone: str, client_ip: str | None = None, channel: str = Channel.SMS
+) -> SMSVerification:
+    """Store a new code for `phone` (E.164) and enqueue its message once the row is committed.
 
     Retires the phone's earlier unused codes. Raises PhoneNotAllowed, RateLimited, Blocked
     or SendingPaused (abuse protection, verification/abuse/).
     """
     facts = policy.screen_phone(phone)
-    material = codes.new_material()
+    material = codes.new_material(channel=channel)
     now = material.created_at
-    verification = SMSVerification(phone=phone, client_ip=client_ip, **material.row_fields())
+    verification = SMSVerification(
+        phone=phone, channel=channel, client_ip=client_ip, **material.row_fields()
+    )
 
     try:
         # Every check and the verify path's cache entry, in one round trip.
@@ -47,6 +51,7 @@ def verification_create(*, phone: str, client_ip: str | None = None) -> SMSVerif
             phone=phone,
             facts=facts,
             client_ip=client_ip,
+            channel=channel,
             then_set=verification_cache.entry(phone, verification),
         )
     except RedisUnavailable:
@@ -87,31 +92,34 @@ def verification_check(*, phone: str, code: str, client_ip: str | None = None) -
         retry_after = _verify_retry_after_from_db(phone)
     if retry_after:
         raise RateLimited(retry_after)
-    if not codes.is_well_formed(code):
+    if not codes.is_plausible(code):
         raise InvalidCode()
 
     active = verification_cache.get_active(phone)
     if active is None or not codes.code_matches(active.code_hash, active.id, code):
         # The cache is a hint: on a miss or a mismatch the database decides.
         row = _current_code(phone)
-        if row is None:
-            raise InvalidCode()
+        if row is None or not codes.is_well_formed(code, row.channel):
+            raise InvalidCode()  # a code of another channel's length is no guess at this one
         if not codes.code_matches(row.code_hash, row.id, code):
             _count_wrong_attempt(row.id)
             raise InvalidCode()
-        verification_id, requested_by = row.id, row.client_ip
+        verification_id, code_hash, requested_by = row.id, row.code_hash, row.client_ip
     else:
-        verification_id, requested_by = active.id, active.client_ip
+        verification_id, code_hash = active.id, active.code_hash
+        requested_by = active.client_ip
 
     now = timezone.now()
     used = SMSVerification.objects.filter(
         id=verification_id,
+        # The hash that matched must still be the row's: a fallback replaces the code.
+        code_hash=code_hash,
         is_used=False,
         expires_at__gt=now,
         attempts__lt=settings.VERIFICATION_MAX_ATTEMPTS,
     ).update(is_used=True, used_at=now)
     if not used:
-        raise InvalidCode()  # used by a concurrent request, expired or burned meanwhile
+        raise InvalidCode()  # used, expired, burned or replaced (fallback) meanwhile
     guard.code_verified(
         phone=phone, requested_by=requested_by, forget_key=verification_cache.key(phone)
     )
@@ -123,7 +131,7 @@ def _current_code(phone: str) -> SMSVerification | None:
     """The phone's newest live code: only it can be confirmed (a new code retires older)."""
     return (
         SMSVerification.objects.filter(phone=phone, is_used=False, expires_at__gt=timezone.now())
-        .only("id", "code_hash", "attempts", "client_ip")
+        .only("id", "channel", "code_hash", "attempts", "client_ip")
         .order_by("-created_at")
         .first()
     )

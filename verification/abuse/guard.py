@@ -38,6 +38,7 @@ def check_send(
     phone: str,
     facts: PhoneFacts,
     client_ip: str | None,
+    channel: str = "sms",
     then_set: tuple[str, str, int] | None = None,
     per_phone: bool = True,
 ) -> Clearance:
@@ -49,7 +50,7 @@ def check_send(
         now=now,
         limits=limits.send_limits(phone, client, per_phone=per_phone),
         cooldown=limits.resend_cooldown(phone, client) if per_phone else None,
-        budget=budget.script_budget(now),
+        budget=budget.script_budget(now, channel),
         then_set=then_set,
     )
     if _rules_apply(phone, client_ip):
