@@ -117,4 +117,5 @@ def test_schedules_are_created_once_and_edits_survive(settings):
         "maintenance.redispatch_stuck",
         "maintenance.sweep",
         "maintenance.check_balance",
+        "maintenance.refresh_tariff",
     }
