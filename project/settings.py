@@ -135,10 +135,6 @@ CACHES = {
     }
 }
 
-# CELERY (the rest lives in celeryconfig.py)
-# ------------------------------------------------------------------------------
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
-
 # DJANGO REST FRAMEWORK
 # https://www.django-rest-framework.org/api-guide/settings/
 # ------------------------------------------------------------------------------
@@ -198,7 +194,7 @@ VERIFICATION_DISPATCH_AFTER = env.int("VERIFICATION_DISPATCH_AFTER", default=30)
 # Rows still without a final delivery status this long after sending are given up (failed).
 VERIFICATION_POLL_HORIZON = env.int("VERIFICATION_POLL_HORIZON", default=3600)
 VERIFICATION_SWEEP_INTERVAL = env.int("VERIFICATION_SWEEP_INTERVAL", default=300)
-# First retry delay of a failed send; later ones double, with full jitter (workers/sending.py).
+# First retry delay of a failed send; later ones double, full jitter (verification/sending.py).
 VERIFICATION_SEND_RETRY_BASE = env.float("VERIFICATION_SEND_RETRY_BASE", default=2.0)
 # The phone's live code cached in Redis for the verify path (a hint; the row decides).
 VERIFICATION_CODE_CACHE = env.bool("VERIFICATION_CODE_CACHE", default=True)
@@ -206,6 +202,12 @@ RATE_LIMIT_SEND_PER_HOUR = env.int("RATE_LIMIT_SEND_PER_HOUR", default=5)
 RATE_LIMIT_VERIFY_PER_HOUR = env.int("RATE_LIMIT_VERIFY_PER_HOUR", default=5)
 RATE_LIMIT_SEND_PER_IP_PER_HOUR = env.int("RATE_LIMIT_SEND_PER_IP_PER_HOUR", default=30)
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+
+# METRICS (SPEC §14)
+# https://prometheus.github.io/client_python/
+# ------------------------------------------------------------------------------
+# `user:password` for GET /metrics; without it only a direct loopback client may read it.
+METRICS_BASIC_AUTH = env.str("METRICS_BASIC_AUTH", default="")
 
 # LOGGING
 # ------------------------------------------------------------------------------

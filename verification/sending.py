@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from verification import codes, funds
+from verification import codes, funds, metrics
 from verification.gateways import get_gateway
 from verification.gateways.errors import (
     InsufficientFunds,
@@ -74,7 +74,8 @@ def verification_send(*, verification_id: str | uuid.UUID, retries: int) -> Send
     code = codes.code_for(row.id, row.code_seed)
     text = settings.GREEN_SMS_TEMPLATE.format(code=code)
     try:
-        request_id = get_gateway().send(row.phone, text, hidden=code, tag=str(row.id))
+        with metrics.provider_call("send"):
+            request_id = get_gateway().send(row.phone, text, hidden=code, tag=str(row.id))
     except InsufficientFunds as exc:
         funds.open_breaker(settings.GREEN_SMS_FUNDS_PAUSE)
         pause = settings.GREEN_SMS_FUNDS_PAUSE
@@ -82,6 +83,7 @@ def verification_send(*, verification_id: str | uuid.UUID, retries: int) -> Send
     except PermanentProviderError as exc:
         logger.error("send of %s failed permanently: %s", row.id, exc.reason)
         _finish(row, DeliveryStatus.FAILED, error=exc.reason)
+        metrics.sends("failed")
         return SendResult()
     except TransientProviderError as exc:
         return _retry_or_fail(row, exc, _backoff(retries, ambiguous=exc.ambiguous))
@@ -99,6 +101,7 @@ def verification_send(*, verification_id: str | uuid.UUID, retries: int) -> Send
         # current owner decides; this late answer only goes to the log.
         logger.warning("send of %s answered after its lease (request_id %s)", row.id, request_id)
         return SendResult()
+    metrics.sends("sent")
     logger.info("sent %s to %s (request_id %s)", row.id, mask_phone(row.phone), request_id)
     return SendResult()
 
@@ -171,6 +174,7 @@ def _retry_or_fail(row: SMSVerification, exc: ProviderError, delay: float) -> Se
     if now + timedelta(seconds=delay) >= row.expires_at:
         logger.error("send of %s failed: %s; no attempt left before expiry", row.id, exc.reason)
         _finish(row, DeliveryStatus.FAILED, error=f"retries exhausted: {exc.reason}")
+        metrics.sends("failed")
         return SendResult()
     retry_at = now + timedelta(seconds=delay)
     handed_back = _owned(row).update(
@@ -185,6 +189,7 @@ def _retry_or_fail(row: SMSVerification, exc: ProviderError, delay: float) -> Se
         logger.warning("send of %s: %s, after its lease; left to its owner", row.id, exc.reason)
         return SendResult()
     logger.warning("send of %s: %s; retrying in %.1f s", row.id, exc.reason, delay)
+    metrics.sends("retry")
     return SendResult(retry_in=delay)
 
 
@@ -200,9 +205,10 @@ def _postpone(verification_id: str | uuid.UUID, delay: float) -> SendResult:
         error="sends paused: funds",
     )
     if not postponed:
-        SMSVerification.objects.filter(
+        failed = SMSVerification.objects.filter(
             id=verification_id, status=DeliveryStatus.QUEUED, expires_at__gt=now
         ).update(status=DeliveryStatus.FAILED, error="insufficient funds", lease_until=None)
+        metrics.sends("failed", count=failed)
         return SendResult()
     return SendResult(retry_in=delay)
 
