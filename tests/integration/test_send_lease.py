@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.conftest import wait_for
 from tests.factories import make_verification
+from tests.helpers import wait_for
 from verification import sending
 from verification.gateways.errors import ProviderUnavailable
 from verification.housekeeping import redispatch_stuck
