@@ -19,8 +19,7 @@ from django.conf import settings
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from verification import codes, funds, metrics
-from verification.gateways import get_gateway
+from verification import channels, funds, metrics
 from verification.gateways.errors import (
     InsufficientFunds,
     PermanentProviderError,
@@ -71,11 +70,9 @@ def verification_send(*, verification_id: str | uuid.UUID, retries: int) -> Send
         # Expired, already handled, or in another worker's hands; or not due yet.
         return SendResult(retry_in=_not_due_for(verification_id))
 
-    code = codes.code_for(row.id, row.code_seed)
-    text = settings.GREEN_SMS_TEMPLATE.format(code=code)
     try:
         with metrics.provider_call("send"):
-            request_id = get_gateway().send(row.phone, text, hidden=code, tag=str(row.id))
+            dispatched = channels.dispatch(row)
     except InsufficientFunds as exc:
         funds.open_breaker(settings.GREEN_SMS_FUNDS_PAUSE)
         pause = settings.GREEN_SMS_FUNDS_PAUSE
@@ -83,11 +80,14 @@ def verification_send(*, verification_id: str | uuid.UUID, retries: int) -> Send
     except PermanentProviderError as exc:
         logger.error("send of %s failed permanently: %s", row.id, exc.reason)
         _finish(row, DeliveryStatus.FAILED, error=exc.reason)
-        metrics.sends("failed")
+        metrics.sends("failed", channel=row.channel)
         return SendResult()
     except TransientProviderError as exc:
         return _retry_or_fail(row, exc, _backoff(retries, ambiguous=exc.ambiguous))
 
+    request_id = dispatched.request_id
+    # A flash call's code is known only now: its HMAC lands with the request id.
+    code_fields = {"code_hash": dispatched.code_hash} if dispatched.code_hash else {}
     recorded = _owned(row).update(
         status=DeliveryStatus.SENT,
         request_id=request_id,
@@ -95,14 +95,21 @@ def verification_send(*, verification_id: str | uuid.UUID, retries: int) -> Send
         lease_until=None,
         lease_owner=None,
         error="",
+        **code_fields,
     )
     if not recorded:
         # The lease ran out under us and the row moved on (re-dispatched, expired): its
         # current owner decides; this late answer only goes to the log.
         logger.warning("send of %s answered after its lease (request_id %s)", row.id, request_id)
         return SendResult()
-    metrics.sends("sent")
-    logger.info("sent %s to %s (request_id %s)", row.id, mask_phone(row.phone), request_id)
+    logger.info(
+        "sent %s to %s by %s (request_id %s)",
+        row.id,
+        mask_phone(row.phone),
+        row.channel,
+        request_id,
+    )
+    metrics.sends("sent", channel=row.channel)
     return SendResult()
 
 
@@ -127,7 +134,9 @@ def _claim(verification_id: str | uuid.UUID) -> SMSVerification | None:
     if not claimed:
         return None
     return (
-        SMSVerification.objects.only("id", "phone", "code_seed", "expires_at", "lease_owner")
+        SMSVerification.objects.only(
+            "id", "phone", "channel", "code_seed", "expires_at", "lease_owner"
+        )
         .filter(id=verification_id, lease_owner=owner)
         .first()
     )
@@ -174,7 +183,7 @@ def _retry_or_fail(row: SMSVerification, exc: ProviderError, delay: float) -> Se
     if now + timedelta(seconds=delay) >= row.expires_at:
         logger.error("send of %s failed: %s; no attempt left before expiry", row.id, exc.reason)
         _finish(row, DeliveryStatus.FAILED, error=f"retries exhausted: {exc.reason}")
-        metrics.sends("failed")
+        metrics.sends("failed", channel=row.channel)
         return SendResult()
     retry_at = now + timedelta(seconds=delay)
     handed_back = _owned(row).update(
@@ -189,7 +198,7 @@ def _retry_or_fail(row: SMSVerification, exc: ProviderError, delay: float) -> Se
         logger.warning("send of %s: %s, after its lease; left to its owner", row.id, exc.reason)
         return SendResult()
     logger.warning("send of %s: %s; retrying in %.1f s", row.id, exc.reason, delay)
-    metrics.sends("retry")
+    metrics.sends("retry", channel=row.channel)
     return SendResult(retry_in=delay)
 
 

@@ -37,7 +37,9 @@ class SendCodeView(OutcomeCountedView):
         data = serializers.SendCodeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         verification = services.verification_create(
-            phone=data.validated_data["phone"], client_ip=client_ip(request)
+            phone=data.validated_data["phone"],
+            client_ip=client_ip(request),
+            channel=data.validated_data["channel"],
         )
         body = serializers.SendCodeOutputSerializer(
             {
@@ -45,6 +47,7 @@ class SendCodeView(OutcomeCountedView):
                 "phone": verification.phone,
                 "id": verification.id,
                 "expires_at": verification.expires_at,
+                "channel": verification.channel,
             }
         ).data
         location = f"/api/auth/verifications/{verification.id}/"

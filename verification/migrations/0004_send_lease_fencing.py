@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('verification', '0002_poll_queue_index'),
+        ('verification', '0003_channel'),
     ]
 
     operations = [
