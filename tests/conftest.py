@@ -11,7 +11,7 @@ from django_redis import get_redis_connection
 from rest_framework.test import APIClient
 
 from project.celery import app as celery_app
-from tests.helpers import DEAD_REDIS_URL, swap_broker
+from tests.helpers import DEAD_REDIS_URL, TaskEvents, swap_broker
 from verification.redis_client import breaker as redis_breaker
 
 pytest_plugins = ["tests.sandbox_fixtures"]
@@ -55,6 +55,13 @@ def broker_down() -> Iterator[None]:
     original = swap_broker(DEAD_REDIS_URL)
     yield
     swap_broker(original)
+
+
+@pytest.fixture
+def task_events() -> Iterator[TaskEvents]:
+    """Task runs and publishes recorded while the test runs (see tests/helpers.py)."""
+    with TaskEvents().recording() as events:
+        yield events
 
 
 @pytest.fixture

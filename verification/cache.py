@@ -15,8 +15,11 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.utils import timezone
 
+from verification import codes
 from verification.models import SMSVerification
+from verification.phones import normalize_phone
 from verification.redis_client import redis_or
+from verification.selectors import verification_current
 
 KEY_PREFIX = "verification:active:"
 
@@ -53,6 +56,24 @@ class SMSVerificationCache:
         data = json.loads(raw)
         expires_at = datetime.fromtimestamp(data["expires_at"], tz=UTC)
         return ActiveCode(uuid.UUID(data["id"]), data["code_hash"], expires_at)
+
+    @classmethod
+    def store_verification_code(cls, phone: str, code: str) -> bool:
+        """The seed's call, on the class as the seed writes it: cache `code` as the phone's
+        active code. Only the code's keyed hash is stored, never the code, and only when it is
+        the code of the phone's newest live row: the verify path trusts a cached hash that
+        matches, so the cache must never hold a code the database would refuse.
+        Returns whether it stored the entry. Raises InvalidPhone.
+        """
+        phone = normalize_phone(phone)
+        row = verification_current(phone=phone)
+        if row is None or not codes.code_matches(row.code_hash, row.id, code):
+            return False
+        entry = cls().entry(phone, row)
+        if entry is None:
+            return False
+        key, value, ttl = entry
+        return bool(redis_or(False, lambda redis: redis.set(key, value, ex=ttl)))
 
     def forget(self, phone: str) -> None:
         if not settings.VERIFICATION_CODE_CACHE:

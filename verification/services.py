@@ -24,6 +24,7 @@ from verification.models import Channel, SMSVerification
 from verification.phones import mask_phone, normalize_phone
 from verification.ratelimit import Hit, Limit, rate_limiter
 from verification.redis_client import RedisUnavailable
+from verification.selectors import verification_current
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def verification_check(*, phone: str, code: str) -> uuid.UUID:
     active = verification_cache.get_active(phone)
     if active is None or not codes.code_matches(active.code_hash, active.id, code):
         # The cache is a hint: on a miss or a mismatch the database decides.
-        row = _current_code(phone)
+        row = verification_current(phone=phone)
         if row is None or not codes.is_well_formed(code, row.channel):
             raise InvalidCode()  # a code of another channel's length is no guess at this one
         if not codes.code_matches(row.code_hash, row.id, code):
@@ -120,16 +121,6 @@ def verification_check(*, phone: str, code: str) -> uuid.UUID:
     verification_cache.forget(phone)
     logger.info("verification %s confirmed for %s", verification_id, mask_phone(phone))
     return verification_id
-
-
-def _current_code(phone: str) -> SMSVerification | None:
-    """The phone's newest live code: only it can be confirmed (a new code retires older)."""
-    return (
-        SMSVerification.objects.filter(phone=phone, is_used=False, expires_at__gt=timezone.now())
-        .only("id", "channel", "code_hash", "attempts")
-        .order_by("-created_at")
-        .first()
-    )
 
 
 def _count_wrong_attempt(verification_id: uuid.UUID) -> None:

@@ -26,16 +26,14 @@ def redispatch_stuck() -> int:
 @app.task(name="maintenance.sweep", bind=True)
 def sweep(self: Task, chain: int = 0) -> dict[str, int]:
     expired = purged = 0
+    size = housekeeping.SWEEP_BATCH_SIZE
     for _ in range(SWEEP_BATCHES_PER_RUN):
-        batch_expired = housekeeping.expire_unsent()
-        batch_purged = housekeeping.purge_old()
+        batch_expired = housekeeping.expire_unsent(batch_size=size)
+        batch_purged = housekeeping.purge_old(batch_size=size)
         expired += batch_expired
         purged += batch_purged
-        if (
-            batch_expired < housekeeping.SWEEP_BATCH_SIZE
-            and batch_purged < housekeeping.SWEEP_BATCH_SIZE
-        ):
-            break
+        if batch_expired < size and batch_purged < size:
+            break  # the backlog is gone
     else:
         if chain < SWEEP_MAX_CHAIN:
             self.apply_async(kwargs={"chain": chain + 1})
