@@ -24,7 +24,7 @@ def verification_current(*, phone: str) -> SMSVerification | None:
     """The phone's newest live code: only it can be confirmed (a new code retires older)."""
     return (
         SMSVerification.objects.filter(phone=phone, is_used=False, expires_at__gt=timezone.now())
-        .only("id", "channel", "code_hash", "attempts", "expires_at")
+        .only("id", "channel", "code_hash", "attempts", "expires_at", "client_ip")
         .order_by("-created_at")
         .first()
     )

@@ -42,6 +42,16 @@ def sweep(self: Task, chain: int = 0) -> dict[str, int]:
     return {"expired": expired, "purged": purged}
 
 
+@app.task(name="maintenance.refresh_tariff")
+def refresh_tariff() -> dict[str, str] | None:
+    try:
+        prices = housekeeping.refresh_tariff()
+    except ProviderError as exc:
+        logger.warning("could not read the GreenSMS tariff: %s", exc.reason)
+        return None
+    return {channel: str(price) for channel, price in prices.items()}
+
+
 @app.task(name="maintenance.check_balance")
 def check_balance() -> str | None:
     try:
