@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('verification', '0003_channel'),
+        ('verification', '0004_abuse_protection'),
     ]
 
     operations = [
