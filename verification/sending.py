@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
-from verification import channels, funds, metrics
+from verification import channels, fallback, funds, metrics
 from verification.gateways.errors import (
     InsufficientFunds,
     PermanentProviderError,
@@ -66,6 +66,8 @@ def verification_send(*, verification_id: str | uuid.UUID, retries: int) -> Send
         logger.error("send of %s failed permanently: %s", row.id, exc.reason)
         _finish(row, DeliveryStatus.FAILED, error=exc.reason)
         metrics.sends("failed", channel=row.channel)
+        if fallback.can_help(exc):
+            fallback.verification_fall_back(verification_id=row.id, reason=exc.reason)
         return SendResult()
     except TransientProviderError as exc:
         return _retry_or_fail(row, exc, _backoff(retries, ambiguous=exc.ambiguous))
