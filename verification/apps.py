@@ -8,7 +8,10 @@ class VerificationConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from verification.abuse.policy import validate_settings
         from verification.schedules import ensure_periodic_tasks
+
+        validate_settings()  # a wrong abuse setting stops the process here, with its reason
 
         # After django_celery_beat's tables exist; idempotent, so every migrate may run it.
         post_migrate.connect(ensure_periodic_tasks, sender=self, dispatch_uid="verification-beat")

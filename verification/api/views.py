@@ -28,9 +28,9 @@ class SendCodeView(OutcomeCountedView):
         request=serializers.SendCodeInputSerializer,
         responses={
             202: serializers.SendCodeOutputSerializer,
-            400: ERROR_RESPONSE,
-            429: ERROR_RESPONSE,
-            503: ERROR_RESPONSE,
+            400: ERROR_RESPONSE,  # invalid_phone, phone_not_allowed
+            429: ERROR_RESPONSE,  # rate_limited, blocked
+            503: ERROR_RESPONSE,  # sending_paused, service_unavailable
         },
     )
     def post(self, request: Request) -> Response:
@@ -48,6 +48,7 @@ class SendCodeView(OutcomeCountedView):
                 "id": verification.id,
                 "expires_at": verification.expires_at,
                 "channel": verification.channel,
+                "resend_available_at": verification.resend_available_at,
             }
         ).data
         location = f"/api/auth/verifications/{verification.id}/"
@@ -71,7 +72,9 @@ class VerifyCodeView(OutcomeCountedView):
         data = serializers.VerifyCodeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.verification_check(
-            phone=data.validated_data["phone"], code=data.validated_data["code"]
+            phone=data.validated_data["phone"],
+            code=data.validated_data["code"],
+            client_ip=client_ip(request),
         )
         body = {"message": _("Код подтвержден успешно"), "verified": True}
         return Response(serializers.VerifyCodeOutputSerializer(body).data)
