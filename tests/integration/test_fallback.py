@@ -169,3 +169,20 @@ def test_a_stale_cached_sms_code_cannot_confirm_a_fallen_back_row(
     row.refresh_from_db()
     assert not row.is_used
     assert row.code_hash == ""  # a call's code is unknown until the provider places it
+
+
+def test_a_fallback_over_the_spend_cap_is_not_sent(
+    api_client, live_worker, greensms_sandbox, sandbox_gateway, fallback_to, settings
+):
+    # given a cap that pays for the SMS but not for a second message
+    fallback_to("call")
+    settings.GREEN_SMS_PRICE = 4
+    settings.GREEN_SMS_BUDGET_PER_HOUR = "6"
+    greensms_sandbox.configure(delivery_delay=0.1, final_status=2)
+    row, _ = _send_sms(api_client, greensms_sandbox)
+    # when its delivery fails
+    wait_for(lambda: tracking.poll_batch().failed, timeout=10, interval=0.2)
+    # then no call is paid for: one message sent, the row stays a failed SMS
+    row.refresh_from_db()
+    assert (row.status, row.channel, row.fallback_from) == ("failed", "sms", "")
+    assert greensms_sandbox.stats()["send_calls"] == 1
