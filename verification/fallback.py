@@ -86,7 +86,10 @@ def verification_fall_back(*, verification_id: uuid.UUID | str, reason: str) -> 
             sent_at=None,
             delivered_at=None,
             status_checked_at=None,
-            # Beat's re-dispatch leaves the row to the message published below for a while.
+            # Claimable at once by the message published below, by no earlier attempt's
+            # owner; beat's re-dispatch leaves it to that message for a while.
+            lease_owner=None,
+            retry_at=None,
             lease_until=now + timedelta(seconds=settings.VERIFICATION_DISPATCH_AFTER),
             error=f"sms failed: {reason}"[:255],
         )

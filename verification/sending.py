@@ -79,7 +79,8 @@ def verification_send(*, verification_id: str | uuid.UUID, retries: int) -> Send
         return _retry_or_fail(row, exc, pause + _spread(pause))
     except PermanentProviderError as exc:
         logger.error("send of %s failed permanently: %s", row.id, exc.reason)
-        _finish(row, DeliveryStatus.FAILED, error=exc.reason)
+        if not _finish(row, DeliveryStatus.FAILED, error=exc.reason):
+            return SendResult()  # the lease ran out under us: the row's owner decides
         metrics.sends("failed", channel=row.channel)
         if fallback.can_help(exc):
             fallback.verification_fall_back(verification_id=row.id, reason=exc.reason)
@@ -224,5 +225,9 @@ def _postpone(verification_id: str | uuid.UUID, delay: float) -> SendResult:
     return SendResult(retry_in=delay)
 
 
-def _finish(row: SMSVerification, status: str, *, error: str) -> None:
-    _owned(row).update(status=status, error=error[:255], lease_until=None, lease_owner=None)
+def _finish(row: SMSVerification, status: str, *, error: str) -> bool:
+    """True when this attempt still held the row and recorded `status`."""
+    finished = _owned(row).update(
+        status=status, error=error[:255], lease_until=None, lease_owner=None
+    )
+    return bool(finished)
