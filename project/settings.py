@@ -196,6 +196,29 @@ RATE_LIMIT_VERIFY_PER_HOUR = env.int("RATE_LIMIT_VERIFY_PER_HOUR", default=5)
 RATE_LIMIT_SEND_PER_IP_PER_HOUR = env.int("RATE_LIMIT_SEND_PER_IP_PER_HOUR", default=30)
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
+# PROOF TOKENS (SPEC §12)
+# https://pyjwt.readthedocs.io/en/stable/usage.html#encoding-decoding-tokens-with-eddsa-ed25519
+# ------------------------------------------------------------------------------
+# Ed25519 private key (PEM) signing verify-code's token; literal `\n` line breaks allowed.
+VERIFICATION_TOKEN_PRIVATE_KEY = env.str("VERIFICATION_TOKEN_PRIVATE_KEY", default="")
+VERIFICATION_TOKEN_PRIVATE_KEY_FILE = env.str("VERIFICATION_TOKEN_PRIVATE_KEY_FILE", default="")
+# DEBUG without a key: one is generated once into this git-ignored file.
+VERIFICATION_TOKEN_DEV_KEY_FILE = BASE_DIR / ".run" / "token-signing-key.pem" if DEBUG else None
+if not DEBUG and not (VERIFICATION_TOKEN_PRIVATE_KEY or VERIFICATION_TOKEN_PRIVATE_KEY_FILE):
+    # A generated key differs per host and silently changes when its file is lost: tokens
+    # would stop verifying. Production names its key.
+    raise ImproperlyConfigured(
+        "VERIFICATION_TOKEN_PRIVATE_KEY or VERIFICATION_TOKEN_PRIVATE_KEY_FILE is required when "
+        "DJANGO_DEBUG=False (an Ed25519 PEM: openssl genpkey -algorithm ed25519)."
+    )
+VERIFICATION_TOKEN_TTL = env.int("VERIFICATION_TOKEN_TTL", default=600)
+VERIFICATION_TOKEN_ISSUER = env.str("VERIFICATION_TOKEN_ISSUER", default="phone-verification")
+VERIFICATION_TOKEN_AUDIENCE = env.str("VERIFICATION_TOKEN_AUDIENCE", default="")
+# PEM files of retired keys still published in the JWKS while their tokens may be in use.
+VERIFICATION_TOKEN_PUBLIC_KEYS = env.list("VERIFICATION_TOKEN_PUBLIC_KEYS", default=[])
+# Seconds verifiers may cache /.well-known/jwks.json.
+VERIFICATION_JWKS_MAX_AGE = env.int("VERIFICATION_JWKS_MAX_AGE", default=300)
+
 # LOGGING
 # ------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -8,12 +8,19 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from verification.token_keys import private_key_pem
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "FLOWER_"))}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "FLOWER_", "VERIFICATION_TOKEN_"))
+    }
     return subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
@@ -42,9 +49,61 @@ def test_production_with_a_secret_key_starts():
         "django.setup(); print('ok')",
         DJANGO_DEBUG="False",
         DJANGO_SECRET_KEY="a-long-random-test-value",
+        VERIFICATION_TOKEN_PRIVATE_KEY=TOKEN_KEY,
     )
 
     assert result.stdout.strip() == "ok", result.stderr
+
+
+SETUP = (
+    "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'project.settings'; django.setup()"
+)
+TOKEN_KEY = private_key_pem(Ed25519PrivateKey.generate()).decode()
+
+
+def test_production_without_a_token_key_refuses_to_start():
+    result = run(SETUP, DJANGO_DEBUG="False", DJANGO_SECRET_KEY="a-long-random-test-value")
+
+    assert result.returncode != 0
+    assert "VERIFICATION_TOKEN_PRIVATE_KEY or VERIFICATION_TOKEN_PRIVATE_KEY_FILE" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"VERIFICATION_TOKEN_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\\nbroken"},
+        {"VERIFICATION_TOKEN_PRIVATE_KEY_FILE": "/nonexistent/key.pem"},
+        {"VERIFICATION_TOKEN_PRIVATE_KEY": TOKEN_KEY, "VERIFICATION_TOKEN_PUBLIC_KEYS": "/no.pem"},
+        {"VERIFICATION_TOKEN_PRIVATE_KEY": TOKEN_KEY, "VERIFICATION_TOKEN_PRIVATE_KEY_FILE": "/k"},
+    ],
+    ids=["malformed", "missing-file", "missing-public-key", "both-set"],
+)
+def test_an_unusable_token_key_refuses_to_start(env):
+    result = run(SETUP, DJANGO_DEBUG="False", DJANGO_SECRET_KEY="a-long-random-test-value", **env)
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: VERIFICATION_TOKEN_" in result.stderr
+
+
+def test_debug_without_a_token_key_generates_one_once():
+    # given a DEBUG start with no key configured (the key file lives in the git-ignored .run/)
+    key_file = ROOT / ".run" / "token-signing-key.pem"
+    show = SETUP + "; from verification.token_keys import keyring; print(keyring().kid)"
+
+    # when the service starts twice
+    first = run(show, DJANGO_DEBUG="True")
+    second = run(show, DJANGO_DEBUG="True")
+
+    # then both starts sign with the same key, kept in the file
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout
+    assert key_file.exists()
+    assert (
+        subprocess.run(
+            ["git", "check-ignore", "-q", str(key_file)], cwd=ROOT, check=False
+        ).returncode
+        == 0
+    )
 
 
 @pytest.mark.parametrize(

@@ -62,6 +62,21 @@ class VerifyCodeInputSerializer(serializers.Serializer):
 class VerifyCodeOutputSerializer(serializers.Serializer):
     message = serializers.CharField()
     verified = serializers.BooleanField()
+    token = serializers.CharField(help_text="Proof of verification: a JWT (EdDSA), see the JWKS")
+    token_expires_at = serializers.DateTimeField()
+
+
+class JWKSerializer(serializers.Serializer):
+    kty = serializers.CharField()
+    crv = serializers.CharField()
+    x = serializers.CharField()
+    kid = serializers.CharField()
+    use = serializers.CharField()
+    alg = serializers.CharField()
+
+
+class JWKSSerializer(serializers.Serializer):
+    keys = JWKSerializer(many=True)
 
 
 class VerificationSerializer(serializers.Serializer):

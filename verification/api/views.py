@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -11,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from verification import selectors, services
+from verification import selectors, services, tokens
 from verification.api import serializers
 from verification.api.client_ip import client_ip
 from verification.health import health
@@ -60,10 +61,15 @@ class VerifyCodeView(APIView):
     def post(self, request: Request) -> Response:
         data = serializers.VerifyCodeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.verification_check(
-            phone=data.validated_data["phone"], code=data.validated_data["code"]
-        )
-        body = {"message": _("Код подтвержден успешно"), "verified": True}
+        phone = data.validated_data["phone"]
+        verification_id = services.verification_check(phone=phone, code=data.validated_data["code"])
+        proof = tokens.proof_token_issue(verification_id=verification_id, phone=phone)
+        body = {
+            "message": _("Код подтвержден успешно"),
+            "verified": True,
+            "token": proof.token,
+            "token_expires_at": proof.expires_at,
+        }
         return Response(serializers.VerifyCodeOutputSerializer(body).data)
 
 
@@ -72,6 +78,16 @@ class VerificationDetailView(APIView):
     def get(self, request: Request, verification_id: uuid.UUID) -> Response:
         verification = selectors.verification_get(verification_id=verification_id)
         return Response(serializers.VerificationSerializer(verification).data)
+
+
+class JWKSView(APIView):
+    """The public keys of proof tokens; verifiers cache it (and refetch on an unknown kid)."""
+
+    @extend_schema(responses={200: serializers.JWKSSerializer})
+    def get(self, request: Request) -> Response:
+        response = Response(tokens.jwks())
+        response["Cache-Control"] = f"public, max-age={settings.VERIFICATION_JWKS_MAX_AGE}"
+        return response
 
 
 class HealthView(APIView):
