@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 CI_INSTALLED := $(VENV)/.ci-installed
 WITH_REDIS := $(BIN)/python scripts/with_redis.py --
+# The settings default to production (fail closed); the development targets say debug
+# explicitly, unless the environment or .env already decides.
+WITH_REDIS_DEBUG := $(BIN)/python scripts/with_redis.py --default DJANGO_DEBUG=True --
 
 .PHONY: run test test-fast lint types bench sandbox messages install ci-install clean
 
@@ -25,22 +28,22 @@ ci-install: $(CI_INSTALLED)
 
 ## Start web, worker, beat and Flower (debug SMS mode unless .env says otherwise).
 run: $(INSTALLED)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(WITH_REDIS) sh -c 'python manage.py migrate --noinput && exec honcho start'
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(WITH_REDIS_DEBUG) sh -c 'python manage.py migrate --noinput && exec honcho start'
 
 ## The whole suite, slow process-level fault tests included. PYTEST_ARGS narrows it.
 test: $(INSTALLED)
-	$(WITH_REDIS) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(WITH_REDIS_DEBUG) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## Everything but the slow process-level fault tests.
 test-fast: $(INSTALLED)
-	$(WITH_REDIS) $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(WITH_REDIS_DEBUG) $(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: $(CI_INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 types: $(CI_INSTALLED)
-	$(BIN)/mypy .
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-True} $(BIN)/mypy .
 
 ## The five benchmarks of benchmarks/ (about 15 minutes; local PostgreSQL and Redis; wrk).
 bench: $(INSTALLED)
@@ -48,11 +51,11 @@ bench: $(INSTALLED)
 
 ## A loopback GreenSMS to point GREEN_SMS_BASE_URL at (http://127.0.0.1:8025).
 sandbox: $(INSTALLED)
-	$(BIN)/python manage.py greensms_sandbox
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-True} $(BIN)/python manage.py greensms_sandbox
 
 ## Recompile translations after editing verification/locale/*/LC_MESSAGES/django.po.
 messages: $(INSTALLED)
-	cd verification && ../$(BIN)/python ../manage.py compilemessages
+	cd verification && DJANGO_DEBUG=$${DJANGO_DEBUG:-True} ../$(BIN)/python ../manage.py compilemessages
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -3,38 +3,42 @@
 https://docs.celeryq.dev/en/stable/userguide/configuration.html
 
 Celery over Redis is at-least-once at best, so correctness lives in the row's state machine
-(verification/services.py); these settings make redelivery fast and publishing bounded.
+(the send task's claim, verification/sending.py); these settings make redelivery fast and
+publishing bounded. Names Celery must not read as settings start with an underscore.
 """
 
 import os
 
+from django.conf import settings
 from kombu import Queue
-
-_redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 # BROKER
 # ------------------------------------------------------------------------------
+# The one source of the broker URL (Django's settings hold none). Django's settings are read
+# first: they load `.env` into the environment, so every process finds the same broker
+# whichever of Django or Celery it configures first.
+_redis_url = settings.REDIS_URL
 broker_url = os.environ.get("CELERY_BROKER_URL") or _redis_url
 # Seconds a delivered-but-unacknowledged message waits before Redis hands it to another
 # worker. It must exceed the hard time limit and the longest retry countdown (an ETA message
 # is held unacked until it runs: RETRY_BACKOFF_MAX in verification/sending.py, 45 s, and the
 # funds pause, 60 s), or a healthy task would run twice. The default is an hour,
 # which is how long a whole-worker crash would otherwise delay a code.
-VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "75"))
+_visibility_timeout = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "75"))
 # Short socket timeouts: a black-holed Redis must not hang a request that publishes.
-BROKER_SOCKET_TIMEOUT = float(os.environ.get("CELERY_BROKER_SOCKET_TIMEOUT", "1"))
+_broker_socket_timeout = float(os.environ.get("CELERY_BROKER_SOCKET_TIMEOUT", "1"))
 broker_transport_options = {
-    "visibility_timeout": VISIBILITY_TIMEOUT,
+    "visibility_timeout": _visibility_timeout,
     # Scan for unacked messages of dead workers every 10 s instead of every 100 s.
     "unacked_restore_interval": 10,
     "unacked_restore_throttle": 1,
-    "socket_timeout": BROKER_SOCKET_TIMEOUT,
-    "socket_connect_timeout": BROKER_SOCKET_TIMEOUT,
+    "socket_timeout": _broker_socket_timeout,
+    "socket_connect_timeout": _broker_socket_timeout,
     "socket_keepalive": True,
     "health_check_interval": 25,
 }
 # AMQP brokers take the connect timeout from here instead.
-broker_connection_timeout = BROKER_SOCKET_TIMEOUT
+broker_connection_timeout = _broker_socket_timeout
 # Workers keep reconnecting when the broker comes back after a restart.
 broker_connection_retry_on_startup = True
 broker_connection_max_retries = None

@@ -1,7 +1,8 @@
 """Flower's configuration (read by `celery -A project flower --conf=flowerconfig.py`).
 
 Flower shows every task's arguments and can revoke tasks and shut workers down, so it never
-runs open: FLOWER_BASIC_AUTH (`user:password`) is required unless DJANGO_DEBUG=True.
+runs open: FLOWER_BASIC_AUTH (`user:password`) is required unless DJANGO_DEBUG=True
+(production unless said otherwise, like the settings).
 Its /metrics and /healthcheck stay unauthenticated by Flower's design (for Prometheus and
 load balancers): keep Flower's port off the public network.
 """
@@ -9,7 +10,7 @@ load balancers): keep Flower's port off the public network.
 import os
 import sys
 
-_debug = os.environ.get("DJANGO_DEBUG", "True").strip().lower() in ("1", "true", "yes", "on")
+_debug = os.environ.get("DJANGO_DEBUG", "False").strip().lower() in ("1", "true", "yes", "on")
 _auth = os.environ.get("FLOWER_BASIC_AUTH", "").strip()
 
 if _auth:

@@ -98,19 +98,17 @@ def breakdown(rounds: int = 3, calls: int = 300) -> str:
     import json
     import time
     import uuid
-    from datetime import timedelta
 
     from django.db import transaction
     from django.test import Client
     from django.utils import timezone
 
     from project.celery import app
-    from verification import codes, services
+    from verification import codes, dispatch, services
     from verification.cache import verification_cache
     from verification.models import SMSVerification
     from verification.phones import normalize_phone
     from verification.ratelimit import Limit, rate_limiter
-    from workers.sending import send_verification_sms
 
     harness.reset_state()
     client = Client(HTTP_HOST="127.0.0.1")
@@ -121,13 +119,7 @@ def breakdown(rounds: int = 3, calls: int = 300) -> str:
         return lambda: client.post(path, data=body, content_type="application/json")
 
     def new_row(phone: str) -> SMSVerification:
-        now = timezone.now()
-        row = SMSVerification(
-            phone=phone, created_at=now, expires_at=now + timedelta(seconds=300),
-            code_seed=codes.new_seed(),
-        )  # fmt: skip
-        row.code_hash = codes.hash_code(row.id, codes.code_for(row.id, row.code_seed))
-        return row
+        return SMSVerification(phone=phone, **codes.new_material().row_fields())
 
     def retire_and_insert() -> None:
         phone, now = harness.random_phone(), timezone.now()
@@ -140,7 +132,7 @@ def breakdown(rounds: int = 3, calls: int = 300) -> str:
     def publish(sent_event: bool) -> Any:
         def go() -> None:
             app.conf.task_send_sent_event = sent_event
-            send_verification_sms.apply_async((str(uuid.uuid4()),))
+            dispatch.publish_send(uuid.uuid4())
 
         return go
 

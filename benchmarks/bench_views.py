@@ -13,8 +13,6 @@ What-if (measured; not the service's code):
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -45,16 +43,13 @@ class SyncSendView(APIView):
     def post(self, request: Request) -> Response:
         data = SendCodeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        now = timezone.now()
+        material = codes.new_material()
+        code = material.code
         row = SMSVerification(
             phone=data.validated_data["phone"],
-            created_at=now,
-            expires_at=now + timedelta(seconds=settings.VERIFICATION_CODE_TTL),
-            code_seed=codes.new_seed(),
             status=DeliveryStatus.SENDING,
+            **material.row_fields(),
         )
-        code = codes.code_for(row.id, row.code_seed)
-        row.code_hash = codes.hash_code(row.id, code)
         row.save(force_insert=True)
         text = settings.GREEN_SMS_TEMPLATE.format(code=code)
         request_id = get_gateway().send(row.phone, text, hidden=code, tag=str(row.id))
@@ -65,16 +60,7 @@ class SyncSendView(APIView):
 
 
 def _new_row(phone: str, ip: str | None) -> SMSVerification:
-    now = timezone.now()
-    row = SMSVerification(
-        phone=phone,
-        created_at=now,
-        expires_at=now + timedelta(seconds=settings.VERIFICATION_CODE_TTL),
-        client_ip=ip,
-        code_seed=codes.new_seed(),
-    )
-    row.code_hash = codes.hash_code(row.id, codes.code_for(row.id, row.code_seed))
-    return row
+    return SMSVerification(phone=phone, client_ip=ip, **codes.new_material().row_fields())
 
 
 def _accepted(row: SMSVerification) -> Response:

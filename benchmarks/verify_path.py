@@ -12,8 +12,6 @@ Runs alternate; medians are shown.
 
 from __future__ import annotations
 
-import uuid
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -131,29 +129,12 @@ def _codes(name: str, count: int, prefix: str, *, wrong: bool = False) -> Path:
     now = timezone.now()
     lines, rows, models = [], [], []
     for index in range(count):
-        verification_id, seed = uuid.uuid4(), codes.new_seed()
-        code = codes.code_for(verification_id, seed)
+        # An hour: every code outlives the run.
+        material = codes.new_material(now=now, ttl=3600)
         phone = f"{prefix}{index:06d}"  # prefix "+7999N": distinct, valid numbers
-        expires = now + timedelta(hours=1)
-        code_hash = codes.hash_code(verification_id, code)
-        rows.append(
-            harness.row(
-                id=verification_id,
-                phone=phone,
-                code_seed=seed,
-                code_hash=code_hash,
-                status="sent",
-                created_at=now,
-                expires_at=expires,
-                sent_at=now,
-            )  # fmt: skip
-        )
-        models.append(
-            SMSVerification(
-                id=verification_id, phone=phone, code_hash=code_hash, expires_at=expires
-            )
-        )
-        lines.append(f"{phone} {'000000' if wrong else code}")
+        rows.append(harness.row(phone=phone, status="sent", sent_at=now, **material.row_fields()))
+        models.append(SMSVerification(phone=phone, **material.row_fields()))
+        lines.append(f"{phone} {'000000' if wrong else material.code}")
     harness.copy_rows(rows)
     # The entry send-code writes (in its rate-limit round trip), written here directly.
     with get_redis().pipeline(transaction=False) as pipe:

@@ -46,4 +46,6 @@ echo "== ansible-lint --profile production"
 
 echo "== pytest -m deploy tests/deploy"
 # --confcutdir: the suite's own conftest (Redis cleanup, Django fixtures) is not needed here.
-.venv/bin/python -m pytest -m deploy --confcutdir=tests/deploy tests/deploy "$@"
+# DJANGO_DEBUG=True for the test process only (pytest-django loads the settings, which are
+# production by default); the deployed app gets none of the caller's app variables.
+DJANGO_DEBUG=True .venv/bin/python -m pytest -m deploy --confcutdir=tests/deploy tests/deploy "$@"

@@ -21,6 +21,9 @@ app.config_from_object("celeryconfig")
 # treats requests instead (below): CONN_MAX_AGE and CONN_HEALTH_CHECKS apply.
 app.conf["CELERY_DB_REUSE_MAX"] = 2**31
 
+# Every worker reports the queues it consumes, for /metrics (by name: no import cycle).
+app.steps["worker"].add("workers.heartbeat:Heartbeat")
+
 
 @signals.task_prerun.connect
 @signals.task_postrun.connect

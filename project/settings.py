@@ -17,7 +17,9 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 # GENERAL
 # ------------------------------------------------------------------------------
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
+# Fail closed: without DJANGO_DEBUG=True in the environment the service runs as production
+# (`make run`, `make test` and .env.example turn debug on explicitly).
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
 _DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"  # noqa: S105 - DEBUG only
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
@@ -133,10 +135,6 @@ CACHES = {
     }
 }
 
-# CELERY (the rest lives in celeryconfig.py)
-# ------------------------------------------------------------------------------
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
-
 # DJANGO REST FRAMEWORK
 # https://www.django-rest-framework.org/api-guide/settings/
 # ------------------------------------------------------------------------------
@@ -166,7 +164,16 @@ SPECTACULAR_SETTINGS = {
 GREEN_SMS_USER = env.str("GREEN_SMS_USER", default="")
 GREEN_SMS_PASSWORD = env.str("GREEN_SMS_PASSWORD", default="")
 GREEN_SMS_TOKEN = env.str("GREEN_SMS_TOKEN", default="")
-GREEN_SMS_DEBUG = env.bool("GREEN_SMS_DEBUG", default=True)
+# Follows DJANGO_DEBUG unless set: a production server never logs codes by omission.
+GREEN_SMS_DEBUG = env.bool("GREEN_SMS_DEBUG", default=DEBUG)
+if GREEN_SMS_DEBUG and not DEBUG:
+    # The debug backend writes every code to the log: in production that hands them to
+    # whoever reads the logs, and no SMS ever leaves.
+    raise ImproperlyConfigured(
+        "GREEN_SMS_DEBUG=True is refused when DJANGO_DEBUG=False: codes would be written to "
+        "the logs instead of being sent. Set GREEN_SMS_DEBUG=False (and the GreenSMS "
+        "credentials), or DJANGO_DEBUG=True for development."
+    )
 GREEN_SMS_BASE_URL = env.str("GREEN_SMS_BASE_URL", default="https://api3.greensms.ru")
 GREEN_SMS_SENDER = env.str("GREEN_SMS_SENDER", default="")
 GREEN_SMS_TIMEOUT = env.float("GREEN_SMS_TIMEOUT", default=10)
@@ -187,7 +194,7 @@ VERIFICATION_DISPATCH_AFTER = env.int("VERIFICATION_DISPATCH_AFTER", default=30)
 # Rows still without a final delivery status this long after sending are given up (failed).
 VERIFICATION_POLL_HORIZON = env.int("VERIFICATION_POLL_HORIZON", default=3600)
 VERIFICATION_SWEEP_INTERVAL = env.int("VERIFICATION_SWEEP_INTERVAL", default=300)
-# First retry delay of a failed send; later ones double, with full jitter (workers/sending.py).
+# First retry delay of a failed send; later ones double, full jitter (verification/sending.py).
 VERIFICATION_SEND_RETRY_BASE = env.float("VERIFICATION_SEND_RETRY_BASE", default=2.0)
 # The phone's live code cached in Redis for the verify path (a hint; the row decides).
 VERIFICATION_CODE_CACHE = env.bool("VERIFICATION_CODE_CACHE", default=True)
@@ -218,6 +225,12 @@ VERIFICATION_TOKEN_AUDIENCE = env.str("VERIFICATION_TOKEN_AUDIENCE", default="")
 VERIFICATION_TOKEN_PUBLIC_KEYS = env.list("VERIFICATION_TOKEN_PUBLIC_KEYS", default=[])
 # Seconds verifiers may cache /.well-known/jwks.json.
 VERIFICATION_JWKS_MAX_AGE = env.int("VERIFICATION_JWKS_MAX_AGE", default=300)
+
+# METRICS (SPEC §14)
+# https://prometheus.github.io/client_python/
+# ------------------------------------------------------------------------------
+# `user:password` for GET /metrics; without it only a direct loopback client may read it.
+METRICS_BASIC_AUTH = env.str("METRICS_BASIC_AUTH", default="")
 
 # LOGGING
 # ------------------------------------------------------------------------------

@@ -5,6 +5,10 @@ free loopback port, point REDIS_URL at it for the command, and stop it afterward
 what lets `make run` and `make test` work on a machine with nothing but Python.
 
     python scripts/with_redis.py -- pytest -q
+    python scripts/with_redis.py --default DJANGO_DEBUG=True -- honcho start
+
+`--default NAME=VALUE` sets a variable that neither the environment nor `.env` sets: how
+`make run` and `make test` turn debug on while the settings' own default stays production.
 """
 
 from __future__ import annotations
@@ -78,12 +82,26 @@ def start_bundled_redis(workdir: str) -> tuple[subprocess.Popen[bytes], int]:
     raise SystemExit("the bundled redis-server did not start")
 
 
-def main(argv: list[str]) -> int:
+def split_defaults(argv: list[str]) -> tuple[dict[str, str], list[str]]:
+    defaults: dict[str, str] = {}
+    while len(argv) >= 2 and argv[0] == "--default":
+        name, sep, value = argv[1].partition("=")
+        if not sep or not name:
+            raise SystemExit(f"--default wants NAME=VALUE, not {argv[1]!r}")
+        defaults[name] = value
+        argv = argv[2:]
     if argv and argv[0] == "--":
         argv = argv[1:]
+    return defaults, argv
+
+
+def main(argv: list[str]) -> int:
+    defaults, argv = split_defaults(argv)
     if not argv:
         raise SystemExit(__doc__)
     read_dotenv()
+    for name, value in defaults.items():
+        os.environ.setdefault(name, value)
     url = os.environ.get("REDIS_URL", DEFAULT_URL)
     if answers(url):
         return subprocess.call(argv)

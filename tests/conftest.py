@@ -11,12 +11,10 @@ from django_redis import get_redis_connection
 from rest_framework.test import APIClient
 
 from project.celery import app as celery_app
+from tests.helpers import DEAD_REDIS_URL, swap_broker
 from verification.redis_client import breaker as redis_breaker
 
 pytest_plugins = ["tests.sandbox_fixtures"]
-
-# A port nothing listens on: connections are refused at once.
-DEAD_REDIS_URL = "redis://127.0.0.1:1/0"
 
 
 def _delete_our_keys() -> None:
@@ -54,18 +52,9 @@ def redis_down(settings: Any) -> Iterator[None]:
 @pytest.fixture
 def broker_down() -> Iterator[None]:
     """The Celery broker refuses connections: publishing fails."""
-    original = celery_app.conf.broker_url
-    _swap_broker(DEAD_REDIS_URL)
+    original = swap_broker(DEAD_REDIS_URL)
     yield
-    _swap_broker(original)
-
-
-def _swap_broker(url: str) -> None:
-    celery_app.conf["broker_url"] = url
-    # Drop pooled connections and producers bound to the previous URL.
-    celery_app.close()
-    celery_app._pool = None  # type: ignore[attr-defined]
-    celery_app.amqp._producer_pool = None  # type: ignore[attr-defined]
+    swap_broker(original)
 
 
 @pytest.fixture
@@ -133,17 +122,3 @@ def _drop_other_sessions(django_db_blocker: Any) -> None:
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
-
-
-def wait_for(condition: Any, timeout: float = 20.0, interval: float = 0.05) -> Any:
-    """Poll `condition()` until it returns something truthy; fail after `timeout` seconds."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)

@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
-
-from django.conf import settings
-from django.utils import timezone
 
 from verification import codes
 from verification.models import SMSVerification
 
 
 def make_verification(*, phone: str = "+79991234567", **fields: Any) -> tuple[SMSVerification, str]:
-    now = timezone.now()
-    row = SMSVerification(
-        phone=phone,
-        created_at=fields.pop("created_at", now),
-        expires_at=fields.pop(
-            "expires_at", now + timedelta(seconds=settings.VERIFICATION_CODE_TTL)
-        ),
-        code_seed=codes.new_seed(),
-        **fields,
-    )
-    code = codes.code_for(row.id, row.code_seed)
-    row.code_hash = codes.hash_code(row.id, code)
+    """A stored row (any field overridable) and its plaintext code."""
+    material = codes.new_material()
+    row = SMSVerification(phone=phone, **{**material.row_fields(), **fields})
     row.save(force_insert=True)
-    return row, code
+    return row, material.code
 
 
 def wrong_code(code: str) -> str:

@@ -16,8 +16,12 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 
 CODE_LENGTH = 6
 
@@ -47,3 +51,43 @@ def code_matches(code_hash: str, verification_id: uuid.UUID, code: str) -> bool:
 
 def is_well_formed(code: str) -> bool:
     return len(code) == CODE_LENGTH and code.isascii() and code.isdigit()
+
+
+@dataclass(frozen=True)
+class CodeMaterial:
+    """What a new verification row is born with; `code` is for the caller's eyes only
+    (a test, a benchmark's client): the row keeps the seed and the hash, never the code."""
+
+    id: uuid.UUID
+    code_seed: str
+    code: str
+    code_hash: str
+    created_at: datetime
+    expires_at: datetime
+
+    def row_fields(self) -> dict[str, Any]:
+        """The SMSVerification fields this material sets."""
+        return {
+            "id": self.id,
+            "code_seed": self.code_seed,
+            "code_hash": self.code_hash,
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+        }
+
+
+def new_material(*, now: datetime | None = None, ttl: float | None = None) -> CodeMaterial:
+    """A fresh id, seed, code and hash, living `ttl` seconds (VERIFICATION_CODE_TTL) from `now`."""
+    created_at = now or timezone.now()
+    lifetime = settings.VERIFICATION_CODE_TTL if ttl is None else ttl
+    verification_id = uuid.uuid4()
+    seed = new_seed()
+    code = code_for(verification_id, seed)
+    return CodeMaterial(
+        id=verification_id,
+        code_seed=seed,
+        code=code,
+        code_hash=hash_code(verification_id, code),
+        created_at=created_at,
+        expires_at=created_at + timedelta(seconds=lifetime),
+    )

@@ -14,10 +14,9 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from verification import funds
+from verification import dispatch, funds, metrics
 from verification.gateways import get_gateway
 from verification.models import DeliveryStatus, SMSVerification
-from workers import sending as send_tasks
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +55,7 @@ def redispatch_stuck(*, limit: int = REDISPATCH_BATCH_SIZE) -> int:
     )
     published = 0
     for row_id, expires_at in rows:
-        if not send_tasks.send_verification_sms.publish((str(row_id),), {}, expires=expires_at):
+        if not dispatch.publish_send(row_id, expires_at=expires_at):
             break  # the broker is still down: the next run tries again
         published += 1
     logger.info("re-dispatched %s of %s stuck verifications", published, len(rows))
@@ -75,11 +74,13 @@ def expire_unsent(*, batch_size: int = SWEEP_BATCH_SIZE) -> int:
     )
     if not ids:
         return 0
-    return SMSVerification.objects.filter(
+    expired = SMSVerification.objects.filter(
         id__in=ids, status__in=(DeliveryStatus.QUEUED, DeliveryStatus.SENDING)
     ).update(
         status=DeliveryStatus.EXPIRED, lease_until=None, error="expired before it could be sent"
     )
+    metrics.sends("expired", count=expired)
+    return expired
 
 
 def purge_old(*, batch_size: int = SWEEP_BATCH_SIZE) -> int:
@@ -98,7 +99,9 @@ def purge_old(*, batch_size: int = SWEEP_BATCH_SIZE) -> int:
 
 def check_balance() -> Decimal:
     """Log the balance; WARNING when low; reopen sending when funds are back."""
-    balance = get_gateway().balance()
+    with metrics.provider_call("balance"):
+        balance = get_gateway().balance()
+    metrics.record_balance(balance)
     if balance < Decimal(str(settings.GREEN_SMS_LOW_BALANCE)):
         logger.warning(
             "GreenSMS balance is low: %s (threshold %s)", balance, settings.GREEN_SMS_LOW_BALANCE

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
-from verification import codes, funds
+from verification import codes, funds, metrics
 from verification.gateways import get_gateway
 from verification.gateways.errors import (
     InsufficientFunds,
@@ -59,7 +59,8 @@ def verification_send(*, verification_id: str | uuid.UUID, retries: int) -> Send
     code = codes.code_for(row.id, row.code_seed)
     text = settings.GREEN_SMS_TEMPLATE.format(code=code)
     try:
-        request_id = get_gateway().send(row.phone, text, hidden=code, tag=str(row.id))
+        with metrics.provider_call("send"):
+            request_id = get_gateway().send(row.phone, text, hidden=code, tag=str(row.id))
     except InsufficientFunds as exc:
         funds.open_breaker(settings.GREEN_SMS_FUNDS_PAUSE)
         pause = settings.GREEN_SMS_FUNDS_PAUSE
@@ -67,6 +68,7 @@ def verification_send(*, verification_id: str | uuid.UUID, retries: int) -> Send
     except PermanentProviderError as exc:
         logger.error("send of %s failed permanently: %s", row.id, exc.reason)
         _finish(row, DeliveryStatus.FAILED, error=exc.reason)
+        metrics.sends("failed")
         return SendResult()
     except TransientProviderError as exc:
         return _retry_or_fail(row, exc, _backoff(retries, ambiguous=exc.ambiguous))
@@ -75,6 +77,7 @@ def verification_send(*, verification_id: str | uuid.UUID, retries: int) -> Send
     SMSVerification.objects.filter(id=row.id, status=DeliveryStatus.SENDING).update(
         status=DeliveryStatus.SENT, request_id=request_id, sent_at=now, lease_until=None, error=""
     )
+    metrics.sends("sent")
     logger.info("sent %s to %s (request_id %s)", row.id, mask_phone(row.phone), request_id)
     return SendResult()
 
@@ -117,8 +120,10 @@ def _retry_or_fail(row: SMSVerification, exc: ProviderError, delay: float) -> Se
     if now + timedelta(seconds=delay) >= row.expires_at:
         logger.error("send of %s failed: %s; no attempt left before expiry", row.id, exc.reason)
         _finish(row, DeliveryStatus.FAILED, error=f"retries exhausted: {exc.reason}")
+        metrics.sends("failed")
         return SendResult()
     logger.warning("send of %s: %s; retrying in %.1f s", row.id, exc.reason, delay)
+    metrics.sends("retry")
     SMSVerification.objects.filter(id=row.id, status=DeliveryStatus.SENDING).update(
         status=DeliveryStatus.QUEUED,
         # Beat leaves the row alone until the retry is due (plus a claim's length).
@@ -136,9 +141,10 @@ def _postpone(verification_id: str | uuid.UUID, delay: float) -> SendResult:
         id=verification_id, status=DeliveryStatus.QUEUED, expires_at__gt=retry_at
     ).update(lease_until=retry_at + timedelta(seconds=SEND_LEASE), error="sends paused: funds")
     if not postponed:
-        SMSVerification.objects.filter(
+        failed = SMSVerification.objects.filter(
             id=verification_id, status=DeliveryStatus.QUEUED, expires_at__gt=now
         ).update(status=DeliveryStatus.FAILED, error="insufficient funds", lease_until=None)
+        metrics.sends("failed", count=failed)
         return SendResult()
     return SendResult(retry_in=delay)
 

@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Min, Q, Sum
 from django.utils import timezone
 
-from verification import codes
+from verification import codes, dispatch
 from verification.cache import verification_cache
 from verification.exceptions import InvalidCode, InvalidPhone, RateLimited
 from verification.gateways import get_gateway
@@ -24,7 +24,6 @@ from verification.models import SMSVerification
 from verification.phones import mask_phone, normalize_phone
 from verification.ratelimit import Hit, Limit, rate_limiter
 from verification.redis_client import RedisUnavailable
-from workers import sending
 
 logger = logging.getLogger(__name__)
 
@@ -36,16 +35,9 @@ def verification_create(*, phone: str, client_ip: str | None = None) -> SMSVerif
 
     Retires the phone's earlier unused codes. Raises RateLimited.
     """
-    now = timezone.now()
-    verification = SMSVerification(
-        phone=phone,
-        created_at=now,
-        expires_at=now + timedelta(seconds=settings.VERIFICATION_CODE_TTL),
-        client_ip=client_ip,
-        code_seed=codes.new_seed(),
-    )
-    code = codes.code_for(verification.id, verification.code_seed)
-    verification.code_hash = codes.hash_code(verification.id, code)
+    material = codes.new_material()
+    now = material.created_at
+    verification = SMSVerification(phone=phone, client_ip=client_ip, **material.row_fields())
 
     limits = [Limit(f"send:phone:{phone}", settings.RATE_LIMIT_SEND_PER_HOUR, HOUR)]
     if client_ip:
@@ -65,7 +57,7 @@ def verification_create(*, phone: str, client_ip: str | None = None) -> SMSVerif
         # nothing to retire and the INSERT commits on its own (one round trip, and the
         # publish below runs at once since there is no transaction to wait for).
         verification.save(force_insert=True)
-        sending.send_verification_sms.delay_on_commit(str(verification.id))
+        dispatch.enqueue_send(verification.id, expires_at=verification.expires_at)
     else:
         with transaction.atomic():
             if hit is None:
@@ -75,7 +67,7 @@ def verification_create(*, phone: str, client_ip: str | None = None) -> SMSVerif
                 expires_at=now
             )
             verification.save(force_insert=True)
-            sending.send_verification_sms.delay_on_commit(str(verification.id))
+            dispatch.enqueue_send(verification.id, expires_at=verification.expires_at)
     logger.info("verification %s created for %s", verification.id, mask_phone(phone))
     return verification
 

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from verification import metrics
 from verification.gateways import DeliveryStatus as ProviderStatus
 from verification.gateways import get_gateway
 from verification.gateways.errors import InvalidParameters, ProviderError
@@ -51,7 +52,8 @@ def poll_batch(*, batch_size: int = POLL_BATCH_SIZE) -> PollCounts:
 
     def ask(row: SMSVerification) -> ProviderStatus | ProviderError:
         try:
-            return gateway.status(row.request_id)
+            with metrics.provider_call("status"):
+                return gateway.status(row.request_id)
         except ProviderError as exc:
             return exc
 
@@ -66,6 +68,9 @@ def poll_batch(*, batch_size: int = POLL_BATCH_SIZE) -> PollCounts:
     ]
     if changed:
         SMSVerification.objects.bulk_update(changed, ["status", "delivered_at", "error"])
+    metrics.deliveries("delivered", count=counts.delivered)
+    metrics.deliveries("failed", count=counts.failed)
+    metrics.deliveries("unknown", count=counts.given_up)
     return counts
 
 

@@ -2,44 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-from functools import partial
-from typing import Any
-
 from celery import Task
-from django.db import transaction
-from kombu.exceptions import KombuError
-from redis.exceptions import RedisError
-
-logger = logging.getLogger(__name__)
-
-# What a publish raises when the broker is unreachable.
-PUBLISH_ERRORS = (KombuError, RedisError, OSError)
 
 
 class OutboxTask(Task):  # type: ignore[misc]
-    """Publishing never fails the caller: the row stays `queued` and beat re-dispatches it.
-
-    A request that committed its row must answer 202 even while the broker is down, so a
-    failed publish is logged, not raised (celeryconfig bounds how long it may take).
-    """
+    """A task whose row decides what is left to do; it is published through
+    verification/dispatch.py, which never lets a broker outage fail the caller."""
 
     # Retries are bounded by the row (a code's expiry), not by a count: Celery's default of
     # 3 retries would give up on a provider outage within seconds.
     max_retries = None
-
-    def delay_on_commit(self, *args: Any, **kwargs: Any) -> None:
-        transaction.on_commit(partial(self.publish, args, kwargs))
-
-    def publish(self, args: tuple[Any, ...], kwargs: dict[str, Any], **options: Any) -> bool:
-        try:
-            self.apply_async(args, kwargs, **options)
-        except PUBLISH_ERRORS as exc:
-            logger.warning(
-                "could not publish %s%s (%s); beat will re-dispatch it",
-                self.name,
-                args,
-                type(exc).__name__,
-            )
-            return False
-        return True

@@ -9,8 +9,9 @@ from verification import sending
 from workers.base import OutboxTask
 
 
-# `expires`: a message still queued when its code expires is dropped unread; retries keep
-# the first message's absolute expiry, and beat's re-dispatch passes the row's own.
+# Published by name through verification/dispatch.py, which passes the row's own expiry as
+# `expires` (a message still queued when its code expires is dropped unread); retries keep
+# the first message's. The default here covers a bare `.delay()`.
 @app.task(name="sms.send_code", base=OutboxTask, bind=True, expires=settings.VERIFICATION_CODE_TTL)
 def send_verification_sms(self: OutboxTask, verification_id: str) -> None:
     """Idempotent: only a claimable row is sent, so redelivery sends no second SMS."""

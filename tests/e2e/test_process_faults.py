@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from tests.conftest import wait_for
+from tests.helpers import swap_broker, wait_for
 from tests.sandbox_fixtures import SANDBOX_PASSWORD, SANDBOX_USER
 from verification import housekeeping
 from verification.models import SMSVerification
@@ -158,11 +158,8 @@ def test_codes_requested_while_redis_is_down_are_sent_when_it_returns(
     request.addfinalizer(redis_server.kill)
     url = f"redis://127.0.0.1:{port}/0"
     settings.CACHES = {"default": dict(settings.CACHES["default"], LOCATION=url)}
-    from tests.conftest import _swap_broker
-
-    original_broker = settings.CELERY_BROKER_URL
-    _swap_broker(url)
-    request.addfinalizer(lambda: _swap_broker(original_broker))
+    original_broker = swap_broker(url)
+    request.addfinalizer(lambda: swap_broker(original_broker))
     worker.env = {**worker_env, "REDIS_URL": url}
     worker.start()
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 from verification.models import DeliveryStatus, SMSVerification
 from workers.polling import poll_delivery_statuses
 

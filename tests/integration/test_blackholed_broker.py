@@ -11,20 +11,20 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import _swap_broker
+from tests.helpers import swap_broker
 from verification.models import SMSVerification
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def blackholed_broker(settings) -> Iterator[None]:
+def blackholed_broker() -> Iterator[None]:
     hole = socket.socket()
     hole.bind(("127.0.0.1", 0))
     hole.listen(64)  # the kernel completes handshakes; nobody ever reads or answers
-    _swap_broker(f"redis://127.0.0.1:{hole.getsockname()[1]}/0")
+    original = swap_broker(f"redis://127.0.0.1:{hole.getsockname()[1]}/0")
     yield
-    _swap_broker(settings.CELERY_BROKER_URL)
+    swap_broker(original)
     hole.close()
 
 

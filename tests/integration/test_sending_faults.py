@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from tests.conftest import wait_for
 from tests.factories import make_verification
+from tests.helpers import wait_for
 from verification.models import DeliveryStatus, SMSVerification
 from workers.housekeeping import check_balance
 from workers.sending import send_verification_sms

@@ -15,11 +15,18 @@ from verification.token_keys import private_key_pem
 ROOT = Path(__file__).resolve().parents[2]
 
 
+SETUP = (
+    "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'project.settings'; django.setup()"
+)
+SECRET = "a-long-random-test-value"
+TOKEN_KEY = private_key_pem(Ed25519PrivateKey.generate()).decode()
+
+
 def run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "FLOWER_", "VERIFICATION_TOKEN_"))
+        if not k.startswith(("DJANGO_", "FLOWER_", "GREEN_SMS_", "VERIFICATION_TOKEN_"))
     }
     return subprocess.run(
         [sys.executable, "-c", code],
@@ -55,14 +62,8 @@ def test_production_with_a_secret_key_starts():
     assert result.stdout.strip() == "ok", result.stderr
 
 
-SETUP = (
-    "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'project.settings'; django.setup()"
-)
-TOKEN_KEY = private_key_pem(Ed25519PrivateKey.generate()).decode()
-
-
 def test_production_without_a_token_key_refuses_to_start():
-    result = run(SETUP, DJANGO_DEBUG="False", DJANGO_SECRET_KEY="a-long-random-test-value")
+    result = run(SETUP, DJANGO_DEBUG="False", DJANGO_SECRET_KEY=SECRET)
 
     assert result.returncode != 0
     assert "VERIFICATION_TOKEN_PRIVATE_KEY or VERIFICATION_TOKEN_PRIVATE_KEY_FILE" in result.stderr
@@ -79,7 +80,7 @@ def test_production_without_a_token_key_refuses_to_start():
     ids=["malformed", "missing-file", "missing-public-key", "both-set"],
 )
 def test_an_unusable_token_key_refuses_to_start(env):
-    result = run(SETUP, DJANGO_DEBUG="False", DJANGO_SECRET_KEY="a-long-random-test-value", **env)
+    result = run(SETUP, DJANGO_DEBUG="False", DJANGO_SECRET_KEY=SECRET, **env)
 
     assert result.returncode != 0
     assert "ImproperlyConfigured: VERIFICATION_TOKEN_" in result.stderr
@@ -98,17 +99,46 @@ def test_debug_without_a_token_key_generates_one_once():
     assert first.returncode == 0, first.stderr
     assert first.stdout == second.stdout
     assert key_file.exists()
-    assert (
-        subprocess.run(
-            ["git", "check-ignore", "-q", str(key_file)], cwd=ROOT, check=False
-        ).returncode
-        == 0
+    ignored = subprocess.run(["git", "check-ignore", "-q", str(key_file)], cwd=ROOT, check=False)
+    assert ignored.returncode == 0
+
+
+def test_without_django_debug_the_service_runs_as_production():
+    # given: nothing says debug; when: settings load without a secret key; then: refused
+    result = run(SETUP)
+
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY is required when DJANGO_DEBUG=False" in result.stderr
+
+    # and with a key: production, and codes go to GreenSMS, not to the log
+    shown = run(
+        SETUP + "; from django.conf import settings as s; print(s.DEBUG, s.GREEN_SMS_DEBUG)",
+        DJANGO_SECRET_KEY=SECRET,
+        VERIFICATION_TOKEN_PRIVATE_KEY=TOKEN_KEY,
     )
+    assert shown.stdout.split() == ["False", "False"], shown.stderr
+
+
+def test_production_with_debug_sms_refuses_to_start():
+    result = run(SETUP, DJANGO_DEBUG="False", DJANGO_SECRET_KEY=SECRET, GREEN_SMS_DEBUG="True")
+
+    assert result.returncode != 0
+    assert "GREEN_SMS_DEBUG=True is refused when DJANGO_DEBUG=False" in result.stderr
+
+
+def test_debug_sms_follows_django_debug_in_development():
+    result = run(
+        SETUP + "; from django.conf import settings as s; print(s.GREEN_SMS_DEBUG)",
+        DJANGO_DEBUG="True",
+    )
+
+    assert result.stdout.strip() == "True", result.stderr
 
 
 @pytest.mark.parametrize(
     ("env", "refused"),
     [
+        ({}, True),
         ({"DJANGO_DEBUG": "False"}, True),
         ({"DJANGO_DEBUG": "False", "FLOWER_BASIC_AUTH": "no-colon"}, True),
         ({"DJANGO_DEBUG": "False", "FLOWER_BASIC_AUTH": "ops:s3cret"}, False),

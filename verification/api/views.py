@@ -12,15 +12,19 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from verification import selectors, services, tokens
+from verification import metrics, selectors, services, tokens
 from verification.api import serializers
 from verification.api.client_ip import client_ip
+from verification.api.outcomes import OutcomeCountedView
 from verification.health import health
 
 ERROR_RESPONSE = OpenApiResponse(description='`{"error": "...", "code": "..."}`')
 
 
-class SendCodeView(APIView):
+class SendCodeView(OutcomeCountedView):
+    success_outcome = "accepted"
+    count_outcome = staticmethod(metrics.send_request)
+
     @extend_schema(
         request=serializers.SendCodeInputSerializer,
         responses={
@@ -48,7 +52,10 @@ class SendCodeView(APIView):
         return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
 
 
-class VerifyCodeView(APIView):
+class VerifyCodeView(OutcomeCountedView):
+    success_outcome = "verified"
+    count_outcome = staticmethod(metrics.check)
+
     @extend_schema(
         request=serializers.VerifyCodeInputSerializer,
         responses={

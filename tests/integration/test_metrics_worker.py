@@ -1,0 +1,150 @@
+"""/metrics with a real worker, the real Redis broker and the GreenSMS sandbox: the events
+of sending, delivery, balance and the funds breaker move their metrics, and a worker that
+stopped consuming shows as queue depth and the age of the oldest waiting code."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from project.celery import app as celery_app
+from tests.helpers import wait_for
+from tests.scrape import scrape
+from verification.models import SMSVerification
+from workers import heartbeat
+from workers.housekeeping import check_balance
+from workers.polling import poll_delivery_statuses
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+SEND = "/api/auth/send-code/"
+
+
+@pytest.fixture
+def sending(live_worker, greensms_sandbox, sandbox_gateway, settings):
+    settings.VERIFICATION_SEND_RETRY_BASE = 0.05
+    greensms_sandbox.configure(delivery_delay=0)
+    return greensms_sandbox
+
+
+def request_codes(api_client, count: int) -> list[str]:
+    ids = []
+    for index in range(count):
+        response = api_client.post(SEND, {"phone": f"+7999555{index:04d}"}, format="json")
+        assert response.status_code == 202
+        ids.append(response.json()["verification_id"])
+    return ids
+
+
+def statuses(ids: list[str]) -> set[str]:
+    return set(SMSVerification.objects.filter(id__in=ids).values_list("status", flat=True))
+
+
+def test_a_code_sent_and_delivered_moves_sends_latency_and_deliveries(api_client, sending):
+    # when: a code goes through the worker to the provider
+    ids = request_codes(api_client, 2)
+    wait_for(lambda: statuses(ids) == {"sent"})
+
+    # then
+    samples = scrape(api_client)
+    assert samples.value("verification_sends_total", channel="sms", result="sent") == 2
+    latency = "verification_provider_request_seconds"
+    assert samples.value(f"{latency}_count", operation="send") == 2
+    assert samples.value(f"{latency}_bucket", operation="send", le="+Inf") == 2
+    assert samples.value(f"{latency}_sum", operation="send") > 0
+
+    # when: the poller learns the delivery
+    poll_delivery_statuses.delay()
+    wait_for(lambda: statuses(ids) == {"delivered"})
+
+    samples = scrape(api_client)
+    assert samples.value("verification_deliveries_total", channel="sms", status="delivered") == 2
+    assert samples.value(f"{latency}_count", operation="status") == 2
+
+
+def test_a_failed_delivery_is_counted_as_failed(api_client, sending):
+    sending.configure(final_status=16)
+    ids = request_codes(api_client, 1)
+    wait_for(lambda: statuses(ids) == {"sent"})
+
+    poll_delivery_statuses.delay()
+    wait_for(lambda: statuses(ids) == {"failed"})
+
+    samples = scrape(api_client)
+    assert samples.value("verification_deliveries_total", channel="sms", status="failed") == 1
+
+
+def test_balance_check_sets_the_balance_gauge(api_client, sending):
+    sending.configure(balance=321.5)
+    assert not scrape(api_client).has("verification_provider_balance")
+
+    check_balance.delay()
+
+    wait_for(lambda: scrape(api_client).has("verification_provider_balance"))
+    samples = scrape(api_client)
+    assert samples.value("verification_provider_balance") == 321.5
+    assert samples.value("verification_provider_request_seconds_count", operation="balance") == 1
+    assert samples.value("verification_provider_balance_age_seconds") < 30
+
+
+def test_insufficient_funds_opens_the_breaker_and_counts_a_retry(api_client, sending, settings):
+    settings.GREEN_SMS_FUNDS_PAUSE = 30
+    sending.configure(error_rate=1.0, error_kind="funds")
+    assert scrape(api_client).value("verification_funds_breaker_open") == 0
+
+    request_codes(api_client, 1)
+
+    wait_for(lambda: scrape(api_client).value("verification_funds_breaker_open") == 1)
+    samples = scrape(api_client)
+    assert samples.value("verification_sends_total", channel="sms", result="retry") == 1
+    errors = "verification_provider_errors_total"
+    assert samples.value(errors, operation="send", error="InsufficientFunds") == 1
+
+    # when: funds return, the balance check closes the breaker
+    sending.configure(error_rate=0.0)
+    check_balance.delay()
+    wait_for(lambda: scrape(api_client).value("verification_funds_breaker_open") == 0)
+
+
+@pytest.fixture
+def stopped_sms_consumer(live_worker) -> Iterator[object]:
+    """The worker stops consuming `sms` (as if every sending worker were down)."""
+    with celery_app.connection_for_write() as conn:
+        conn.SimpleQueue("sms").clear()
+    live_worker.consumer.cancel_task_queue("sms")
+    heartbeat.beat(live_worker)
+    try:
+        yield live_worker
+    finally:
+        live_worker.consumer.add_task_queue("sms")
+        celery_app.amqp.queues.select_add(celery_app.amqp.queues["sms"])
+
+
+def test_a_stopped_workers_backlog_shows_as_depth_and_age(
+    api_client, sending, stopped_sms_consumer
+):
+    # given: no worker consumes `sms`; codes are requested
+    ids = request_codes(api_client, 3)
+    time.sleep(1.2)
+
+    # then: the messages wait in the broker and the oldest code ages
+    samples = scrape(api_client)
+    assert samples.value("verification_queue_depth", queue="sms") == 3
+    assert samples.value("verification_oldest_queued_seconds") >= 1.2
+    assert samples.value("verification_workers", queue="sms") == 0
+    assert samples.value("verification_workers", queue="status") == 1
+    assert statuses(ids) == {"queued"}
+
+    # when: the worker consumes again
+    stopped_sms_consumer.consumer.add_task_queue("sms")
+    heartbeat.beat(stopped_sms_consumer)
+
+    # then: the backlog drains and the gauges fall back
+    wait_for(lambda: statuses(ids) == {"sent"})
+    samples = scrape(api_client)
+    assert samples.value("verification_queue_depth", queue="sms") == 0
+    assert samples.value("verification_oldest_queued_seconds") == 0
+    assert samples.value("verification_workers", queue="sms") == 1
+    assert samples.value("verification_sends_total", channel="sms", result="sent") == 3

@@ -1,0 +1,60 @@
+"""Publishing work for the workers, by task name: the one place `verification` enqueues.
+
+`workers` imports `verification` (a task loads ids and calls a service), so `verification`
+never imports `workers`: it names the task and lets celeryconfig's `task_routes` pick the
+queue. Publishing never fails the caller: a request that committed its row must answer 202
+even while the broker is down, so a failed publish is logged, the row stays `queued`, and
+beat re-dispatches it (celeryconfig bounds how long a publish may take).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from kombu.exceptions import KombuError
+from redis.exceptions import RedisError
+
+from project.celery import app
+
+logger = logging.getLogger(__name__)
+
+# The task names of workers/*.py: contracts with the worker and with celeryconfig's routes.
+SEND_CODE = "sms.send_code"
+
+# What a publish raises when the broker is unreachable.
+PUBLISH_ERRORS = (KombuError, RedisError, OSError)
+
+
+def enqueue_send(verification_id: uuid.UUID | str, *, expires_at: datetime | None = None) -> None:
+    """Publish the send task once the current transaction commits (at once outside one).
+
+    A worker only finds committed rows; a rolled-back row is never published.
+    """
+    transaction.on_commit(partial(publish_send, verification_id, expires_at=expires_at))
+
+
+def publish_send(verification_id: uuid.UUID | str, *, expires_at: datetime | None = None) -> bool:
+    """Publish the send task now; False when the broker is unreachable.
+
+    The message expires with the code (`expires_at`, else VERIFICATION_CODE_TTL from now):
+    one still queued then is dropped unread.
+    """
+    expires = expires_at if expires_at is not None else settings.VERIFICATION_CODE_TTL
+    return _publish(SEND_CODE, (str(verification_id),), expires=expires)
+
+
+def _publish(name: str, args: tuple[Any, ...], **options: Any) -> bool:
+    try:
+        app.send_task(name, args, **options)
+    except PUBLISH_ERRORS as exc:
+        logger.warning(
+            "could not publish %s%s (%s); beat will re-dispatch it", name, args, type(exc).__name__
+        )
+        return False
+    return True
