@@ -198,6 +198,23 @@ VERIFICATION_SWEEP_INTERVAL = env.int("VERIFICATION_SWEEP_INTERVAL", default=300
 VERIFICATION_SEND_RETRY_BASE = env.float("VERIFICATION_SEND_RETRY_BASE", default=2.0)
 # The phone's live code cached in Redis for the verify path (a hint; the row decides).
 VERIFICATION_CODE_CACHE = env.bool("VERIFICATION_CODE_CACHE", default=True)
+
+# CHANNELS (SPEC §13)
+# ------------------------------------------------------------------------------
+_KNOWN_CHANNELS = ("sms", "call", "voice", "viber")
+VERIFICATION_CHANNELS = env.list("VERIFICATION_CHANNELS", default=["sms"])
+VERIFICATION_DEFAULT_CHANNEL = env.str("VERIFICATION_DEFAULT_CHANNEL", default="sms")
+# Tried once when an SMS fails while its code still lives (empty: no fallback).
+VERIFICATION_FALLBACK_CHANNEL = env.str("VERIFICATION_FALLBACK_CHANNEL", default="")
+if not set(VERIFICATION_CHANNELS) <= set(_KNOWN_CHANNELS) or not VERIFICATION_CHANNELS:
+    raise ImproperlyConfigured(
+        "VERIFICATION_CHANNELS: a comma list of " + ", ".join(_KNOWN_CHANNELS)
+    )
+if VERIFICATION_DEFAULT_CHANNEL not in VERIFICATION_CHANNELS:
+    raise ImproperlyConfigured("VERIFICATION_DEFAULT_CHANNEL must be one of VERIFICATION_CHANNELS")
+if VERIFICATION_FALLBACK_CHANNEL not in ("", "call", "voice"):
+    raise ImproperlyConfigured("VERIFICATION_FALLBACK_CHANNEL must be empty, call or voice")
+
 RATE_LIMIT_SEND_PER_HOUR = env.int("RATE_LIMIT_SEND_PER_HOUR", default=5)
 RATE_LIMIT_VERIFY_PER_HOUR = env.int("RATE_LIMIT_VERIFY_PER_HOUR", default=5)
 RATE_LIMIT_SEND_PER_IP_PER_HOUR = env.int("RATE_LIMIT_SEND_PER_IP_PER_HOUR", default=30)

@@ -7,6 +7,7 @@ from verification.models import SMSVerification
 class SMSVerificationAdmin(admin.ModelAdmin):
     list_display = (
         "phone",
+        "channel",
         "status",
         "is_used",
         "created_at",
@@ -16,7 +17,7 @@ class SMSVerificationAdmin(admin.ModelAdmin):
         "send_attempts",
         "attempts",
     )
-    list_filter = ("status", "is_used", "created_at")
+    list_filter = ("status", "channel", "is_used", "created_at")
     search_fields = ("phone", "=request_id")
     date_hierarchy = "created_at"
     # Nothing code-related is ever shown: it is of no use to an operator and a gift to an attacker.
@@ -25,6 +26,8 @@ class SMSVerificationAdmin(admin.ModelAdmin):
         "id",
         "phone",
         "request_id",
+        "channel",
+        "fallback_from",
         "status",
         "is_used",
         "used_at",

@@ -8,6 +8,10 @@ and the code is derived from it with an HMAC keyed by the secret key. The row al
 
 A database dump without the secret key reveals no code; with the key, a 6-digit code is
 recoverable from any keyed hash of it in a second anyway, so the seed costs nothing more.
+
+Lengths follow the channel (SPEC §13): 6 digits by SMS and Viber, 5 read out by a voice call
+(the client caps `voice.send`'s text at 5 digits), 4 for a flash call, where the provider
+chooses the code (the caller id's last digits) and the row only ever holds its HMAC.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-CODE_LENGTH = 6
+CODE_LENGTH = 6  # SMS, Viber
+CODE_LENGTHS = {"sms": 6, "viber": 6, "voice": 5, "call": 4}
 
 
 def new_seed() -> str:
@@ -34,10 +39,27 @@ def _mac(message: str) -> bytes:
     return hmac.new(settings.SECRET_KEY.encode(), message.encode(), hashlib.sha256).digest()
 
 
-def code_for(verification_id: uuid.UUID, seed: str) -> str:
-    """The row's code: 6 digits, uniform up to a bias of 2^-44."""
+def length_for(channel: str) -> int:
+    return CODE_LENGTHS.get(channel, CODE_LENGTH)
+
+
+def code_for(verification_id: uuid.UUID, seed: str, length: int = CODE_LENGTH) -> str:
+    """The row's code: `length` digits, uniform up to a bias of 2^-44."""
     number = int.from_bytes(_mac(f"code:{verification_id}:{seed}")[:8], "big")
-    return f"{number % 10**CODE_LENGTH:0{CODE_LENGTH}d}"
+    return f"{number % 10**length:0{length}d}"
+
+
+def material_for(verification_id: uuid.UUID, channel: str) -> tuple[str, str]:
+    """(seed, code_hash) of a new code for `channel`.
+
+    A flash call's code is the provider's choice: the hash stays empty (it matches no code)
+    until the worker records the HMAC of the code the provider answered with.
+    """
+    seed = new_seed()
+    if channel == "call":
+        return seed, ""
+    code = code_for(verification_id, seed, length_for(channel))
+    return seed, hash_code(verification_id, code)
 
 
 def hash_code(verification_id: uuid.UUID, code: str) -> str:
@@ -49,8 +71,17 @@ def code_matches(code_hash: str, verification_id: uuid.UUID, code: str) -> bool:
     return hmac.compare_digest(code_hash, hash_code(verification_id, code))
 
 
-def is_well_formed(code: str) -> bool:
-    return len(code) == CODE_LENGTH and code.isascii() and code.isdigit()
+def is_plausible(code: str) -> bool:
+    """Digits of some channel's length: checked before any lookup, whatever the row."""
+    return len(code) in _LENGTHS and code.isascii() and code.isdigit()
+
+
+def is_well_formed(code: str, channel: str = "sms") -> bool:
+    """A code of the row's channel: a 6-digit SMS code never matches a call's row."""
+    return len(code) == length_for(channel) and code.isascii() and code.isdigit()
+
+
+_LENGTHS = frozenset(CODE_LENGTHS.values())
 
 
 @dataclass(frozen=True)
@@ -76,18 +107,25 @@ class CodeMaterial:
         }
 
 
-def new_material(*, now: datetime | None = None, ttl: float | None = None) -> CodeMaterial:
-    """A fresh id, seed, code and hash, living `ttl` seconds (VERIFICATION_CODE_TTL) from `now`."""
+def new_material(
+    *, now: datetime | None = None, ttl: float | None = None, channel: str = "sms"
+) -> CodeMaterial:
+    """A fresh id, seed, code and hash, living `ttl` seconds (VERIFICATION_CODE_TTL) from `now`.
+
+    A flash call's code is the provider's choice: `code` and `code_hash` stay empty (an empty
+    hash matches no code) until the worker records the HMAC of the code the provider chose.
+    """
     created_at = now or timezone.now()
     lifetime = settings.VERIFICATION_CODE_TTL if ttl is None else ttl
     verification_id = uuid.uuid4()
-    seed = new_seed()
-    code = code_for(verification_id, seed)
+    seed, code = new_seed(), ""
+    if channel != "call":
+        code = code_for(verification_id, seed, length_for(channel))
     return CodeMaterial(
         id=verification_id,
         code_seed=seed,
         code=code,
-        code_hash=hash_code(verification_id, code),
+        code_hash=hash_code(verification_id, code) if code else "",
         created_at=created_at,
         expires_at=created_at + timedelta(seconds=lifetime),
     )

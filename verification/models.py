@@ -16,6 +16,15 @@ class DeliveryStatus(models.TextChoices):
     EXPIRED = "expired", "expired"  # the code expired before it could be sent
 
 
+class Channel(models.TextChoices):
+    """How the code travels (SPEC §13)."""
+
+    SMS = "sms", "sms"
+    CALL = "call", "call"  # flash call: the code is the caller id's last digits
+    VOICE = "voice", "voice"  # a robot reads the code
+    VIBER = "viber", "viber"  # the provider cascades to SMS when Viber cannot deliver
+
+
 # States whose rows still wait for a provider call.
 UNSENT_STATUSES = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING)
 
@@ -33,6 +42,9 @@ class SMSVerification(models.Model):
     code_hash = models.CharField(max_length=64, editable=False)
     code_seed = models.CharField(max_length=32, editable=False)  # see verification/codes.py
     request_id = models.CharField(max_length=64, blank=True, default="")
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.SMS)
+    # The channel that failed before this row fell back to `channel` (at most once).
+    fallback_from = models.CharField(max_length=8, blank=True, default="")
     status = models.CharField(
         max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.QUEUED
     )

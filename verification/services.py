@@ -20,7 +20,7 @@ from verification import codes, dispatch
 from verification.cache import verification_cache
 from verification.exceptions import InvalidCode, InvalidPhone, RateLimited
 from verification.gateways import get_gateway
-from verification.models import SMSVerification
+from verification.models import Channel, SMSVerification
 from verification.phones import mask_phone, normalize_phone
 from verification.ratelimit import Hit, Limit, rate_limiter
 from verification.redis_client import RedisUnavailable
@@ -30,14 +30,18 @@ logger = logging.getLogger(__name__)
 HOUR = 3600
 
 
-def verification_create(*, phone: str, client_ip: str | None = None) -> SMSVerification:
-    """Store a new code for `phone` (E.164) and enqueue its SMS once the row is committed.
+def verification_create(
+    *, phone: str, client_ip: str | None = None, channel: str = Channel.SMS
+) -> SMSVerification:
+    """Store a new code for `phone` (E.164) and enqueue its message once the row is committed.
 
     Retires the phone's earlier unused codes. Raises RateLimited.
     """
-    material = codes.new_material()
+    material = codes.new_material(channel=channel)
     now = material.created_at
-    verification = SMSVerification(phone=phone, client_ip=client_ip, **material.row_fields())
+    verification = SMSVerification(
+        phone=phone, channel=channel, client_ip=client_ip, **material.row_fields()
+    )
 
     limits = [Limit(f"send:phone:{phone}", settings.RATE_LIMIT_SEND_PER_HOUR, HOUR)]
     if client_ip:
@@ -86,31 +90,33 @@ def verification_check(*, phone: str, code: str) -> uuid.UUID:
         retry_after = _verify_retry_after_from_db(phone)
     if retry_after:
         raise RateLimited(retry_after)
-    if not codes.is_well_formed(code):
+    if not codes.is_plausible(code):
         raise InvalidCode()
 
     active = verification_cache.get_active(phone)
     if active is None or not codes.code_matches(active.code_hash, active.id, code):
         # The cache is a hint: on a miss or a mismatch the database decides.
         row = _current_code(phone)
-        if row is None:
-            raise InvalidCode()
+        if row is None or not codes.is_well_formed(code, row.channel):
+            raise InvalidCode()  # a code of another channel's length is no guess at this one
         if not codes.code_matches(row.code_hash, row.id, code):
             _count_wrong_attempt(row.id)
             raise InvalidCode()
-        verification_id = row.id
+        verification_id, code_hash = row.id, row.code_hash
     else:
-        verification_id = active.id
+        verification_id, code_hash = active.id, active.code_hash
 
     now = timezone.now()
     used = SMSVerification.objects.filter(
         id=verification_id,
+        # The hash that matched must still be the row's: a fallback replaces the code.
+        code_hash=code_hash,
         is_used=False,
         expires_at__gt=now,
         attempts__lt=settings.VERIFICATION_MAX_ATTEMPTS,
     ).update(is_used=True, used_at=now)
     if not used:
-        raise InvalidCode()  # used by a concurrent request, expired or burned meanwhile
+        raise InvalidCode()  # used, expired, burned or replaced (fallback) meanwhile
     verification_cache.forget(phone)
     logger.info("verification %s confirmed for %s", verification_id, mask_phone(phone))
     return verification_id
@@ -120,7 +126,7 @@ def _current_code(phone: str) -> SMSVerification | None:
     """The phone's newest live code: only it can be confirmed (a new code retires older)."""
     return (
         SMSVerification.objects.filter(phone=phone, is_used=False, expires_at__gt=timezone.now())
-        .only("id", "code_hash", "attempts")
+        .only("id", "channel", "code_hash", "attempts")
         .order_by("-created_at")
         .first()
     )

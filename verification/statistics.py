@@ -19,7 +19,6 @@ from django.db.models import Count, Q
 from django.db.models.functions import Substr, TruncDay, TruncHour
 from django.utils import timezone
 
-from verification.metrics import DEFAULT_CHANNEL
 from verification.models import DeliveryStatus, SMSVerification
 
 HOURS = 48
@@ -109,11 +108,11 @@ def statistics(
 def _grouped(
     bucket: TruncHour | TruncDay, since: datetime
 ) -> list[tuple[datetime, str, str, Counts]]:
-    """One GROUP BY (bucket, phone prefix) over rows created since `since`."""
+    """One GROUP BY (bucket, phone prefix, channel) over rows created since `since`."""
     rows = (
         SMSVerification.objects.filter(created_at__gte=since)
         .annotate(bucket=bucket, prefix=Substr("phone", 1, PREFIX_LENGTH))
-        .values("bucket", "prefix")
+        .values("bucket", "prefix", "channel")
         .annotate(
             sent=Count("id", filter=~Q(request_id="")),
             delivered=Count("id", filter=Q(status=DeliveryStatus.DELIVERED)),
@@ -125,7 +124,7 @@ def _grouped(
         (
             row["bucket"],
             country_of(row["prefix"]),
-            DEFAULT_CHANNEL,
+            row["channel"],
             Counts(row["sent"], row["delivered"], row["verified"]),
         )
         for row in rows

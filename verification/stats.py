@@ -40,3 +40,25 @@ def unsent_rows_older_than(moment: datetime) -> dict[str, int]:
         **{status.value: Count("id", filter=Q(status=status)) for status in UNSENT_STATUSES}
     )
     return {key: int(value or 0) for key, value in counts.items()}
+
+
+def stats_by_channel(*, since: datetime | None) -> dict[str, dict[str, int]]:
+    """Per channel: `total`, `delivered`, `failed`, `used`, and `fallbacks` (rows that reached
+    the channel by falling back from another). One grouped query."""
+    rows = SMSVerification.objects.all()
+    if since is not None:
+        rows = rows.filter(created_at__gte=since)
+    keys = ("total", "delivered", "failed", "used", "fallbacks")
+    grouped = (
+        rows.values("channel")
+        .order_by("channel")
+        .annotate(
+            total=Count("id"),
+            delivered=Count("id", filter=Q(status=DeliveryStatus.DELIVERED)),
+            failed=Count("id", filter=Q(status=DeliveryStatus.FAILED)),
+            used=Count("id", filter=Q(is_used=True)),
+            fallbacks=Count("id", filter=~Q(fallback_from="")),
+        )
+        .values_list("channel", *keys)
+    )
+    return {str(channel): dict(zip(keys, counts, strict=True)) for channel, *counts in grouped}

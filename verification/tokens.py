@@ -29,7 +29,7 @@ def proof_token_issue(
     *,
     verification_id: uuid.UUID,
     phone: str,
-    channel: str = "sms",
+    channel: str,
     now: datetime | None = None,
 ) -> ProofToken:
     issued_at = (now or timezone.now()).replace(microsecond=0)

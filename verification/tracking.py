@@ -1,12 +1,14 @@
 """Delivery tracking: ask the provider about rows in `sent`, in bounded batches.
 
 Each batch costs O(1) queries whatever its size (claim, then one bulk UPDATE) and exactly
-one provider call per row, made in parallel because each call is network-bound.
+one provider call per row, made in parallel because each call is network-bound. Rows of every
+channel share the batches; each is asked through its own channel's `status`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,6 +33,9 @@ POLL_BATCH_SIZE = 100
 POLL_CONCURRENCY = 16
 
 
+HORIZON_ERROR = "no final delivery status within the polling horizon"
+
+
 @dataclass
 class PollCounts:
     polled: int = 0
@@ -52,8 +57,9 @@ def poll_batch(*, batch_size: int = POLL_BATCH_SIZE) -> PollCounts:
 
     def ask(row: SMSVerification) -> ProviderStatus | ProviderError:
         try:
+            # Each channel's request ids are known to its own module only.
             with metrics.provider_call("status"):
-                return gateway.status(row.request_id)
+                return gateway.status(row.request_id, row.channel)
         except ProviderError as exc:
             return exc
 
@@ -68,10 +74,15 @@ def poll_batch(*, batch_size: int = POLL_BATCH_SIZE) -> PollCounts:
     ]
     if changed:
         SMSVerification.objects.bulk_update(changed, ["status", "delivered_at", "error"])
-    metrics.deliveries("delivered", count=counts.delivered)
-    metrics.deliveries("failed", count=counts.failed)
-    metrics.deliveries("unknown", count=counts.given_up)
+    for (channel, outcome), count in Counter(map(_outcome, changed)).items():
+        metrics.deliveries(outcome, channel=channel, count=count)
     return counts
+
+
+def _outcome(row: SMSVerification) -> tuple[str, str]:
+    if row.status == DeliveryStatus.DELIVERED:
+        return row.channel, "delivered"
+    return row.channel, "unknown" if row.error == HORIZON_ERROR else "failed"
 
 
 def _claim_batch(now: datetime, batch_size: int) -> list[SMSVerification]:
@@ -87,7 +98,9 @@ def _claim_batch(now: datetime, batch_size: int) -> list[SMSVerification]:
             .filter(status=DeliveryStatus.SENT)
             .filter(Q(status_checked_at__isnull=True) | Q(status_checked_at__lt=asked_before))
             .order_by("sent_at")
-            .only("id", "request_id", "sent_at", "status", "delivered_at", "error")[:batch_size]
+            .only("id", "request_id", "channel", "sent_at", "status", "delivered_at", "error")[
+                :batch_size
+            ]
         )
         if rows:
             SMSVerification.objects.filter(id__in=[row.id for row in rows]).update(
@@ -127,6 +140,6 @@ def _apply(
     if row.sent_at is not None and row.sent_at < horizon:
         counts.given_up += 1
         row.status = DeliveryStatus.FAILED
-        row.error = "no final delivery status within the polling horizon"
+        row.error = HORIZON_ERROR
         return True
     return False

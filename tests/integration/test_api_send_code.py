@@ -143,3 +143,62 @@ def test_forwarded_for_is_believed_from_a_trusted_proxy(api_client, settings):
     assert (first.status_code, second.status_code) == (202, 202)
     row = SMSVerification.objects.get(phone="+79991234560")
     assert row.client_ip == "1.1.1.1"
+
+
+# --- channels (SPEC §13) -------------------------------------------------------------------
+def test_the_channel_defaults_to_sms_and_is_answered(api_client):
+    response = api_client.post(URL, {"phone": "+79991234567"}, format="json")
+    assert response.status_code == 202
+    assert response.json()["channel"] == "sms"
+    assert SMSVerification.objects.get().channel == "sms"
+
+
+@pytest.mark.parametrize(("channel", "hash_length"), [("call", 0), ("voice", 64), ("viber", 64)])
+def test_an_enabled_channel_is_stored_answered_and_shown(
+    api_client, settings, channel, hash_length
+):
+    # given
+    settings.VERIFICATION_CHANNELS = ["sms", "call", "voice", "viber"]
+    # when
+    response = api_client.post(URL, {"phone": "+79991234567", "channel": channel}, format="json")
+    # then
+    assert response.status_code == 202
+    assert response.json()["channel"] == channel
+    row = SMSVerification.objects.get()
+    assert row.channel == channel
+    assert len(row.code_hash) == hash_length  # a call's code comes from the provider later
+    detail = api_client.get(response["Location"]).json()
+    assert detail["channel"] == channel
+
+
+def test_the_default_channel_is_configurable(api_client, settings):
+    settings.VERIFICATION_CHANNELS = ["sms", "call"]
+    settings.VERIFICATION_DEFAULT_CHANNEL = "call"
+    response = api_client.post(URL, {"phone": "+79991234567"}, format="json")
+    assert response.json()["channel"] == "call"
+
+
+@pytest.mark.parametrize(
+    ("channel", "language", "message"),
+    [
+        ("voice", "ru", "Способ доставки недоступен; доступны: sms, call"),
+        ("telegram", "en", "Channel not available; allowed: sms, call"),
+        ("", "en", "This field may not be blank."),
+    ],
+)
+def test_a_channel_not_enabled_is_400_naming_the_allowed_ones(
+    api_client, settings, channel, language, message
+):
+    settings.VERIFICATION_CHANNELS = ["sms", "call"]
+    response = api_client.post(
+        URL,
+        {"phone": "+79991234567", "channel": channel},
+        format="json",
+        HTTP_ACCEPT_LANGUAGE=language,
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid_request"
+    assert body["error"] == message
+    assert body["fields"] == {"channel": [message]}
+    assert not SMSVerification.objects.exists()

@@ -130,7 +130,7 @@ def test_verification_detail_masks_the_phone_and_hides_the_code(api_client):
     assert body["status"] == "queued"
     assert body["is_used"] is False
     assert set(body) == {
-        "id", "phone", "status", "is_used", "created_at", "expires_at",
+        "id", "phone", "status", "channel", "is_used", "created_at", "expires_at",
         "sent_at", "delivered_at", "error",
     }  # fmt: skip
     assert row.code_hash not in response.content.decode()

@@ -119,6 +119,25 @@ def test_sms_stats_json_breaks_rows_down_by_status():
         "failed": 2,
         "expired": 1,
     }
+    assert report["by_channel"] == {
+        "sms": {"total": 6, "delivered": 1, "failed": 2, "used": 1, "fallbacks": 0}
+    }
+
+
+def test_sms_stats_breaks_rows_down_by_channel():
+    # given
+    make_verification(channel="call", status=DeliveryStatus.DELIVERED, is_used=True)
+    make_verification(channel="call", fallback_from="sms", status=DeliveryStatus.FAILED)
+    make_verification(channel="voice")
+    # when
+    report = json.loads(run("sms_stats", "--json")[0])
+    out, _ = run("sms_stats")
+    # then
+    assert report["by_channel"] == {
+        "call": {"total": 2, "delivered": 1, "failed": 1, "used": 1, "fallbacks": 1},
+        "voice": {"total": 1, "delivered": 0, "failed": 0, "used": 0, "fallbacks": 0},
+    }
+    assert "call           total 2, delivered 1, failed 1, used 1, fallbacks 1" in out
 
 
 def test_sms_stats_text_output_shows_counts_and_rates():

@@ -15,6 +15,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from tests.factories import make_verification
+from verification import codes
+from verification.models import SMSVerification
 from verification.token_keys import private_key_pem
 from verification.tokens import proof_token_issue
 
@@ -79,6 +81,22 @@ def test_a_verified_code_returns_a_token_the_jwks_verifies(api_client, token_set
     )
 
 
+def test_amr_names_the_channel_the_code_went_out_on(api_client, token_settings):
+    # given a code read out by a voice call
+    material = codes.new_material(channel="voice")
+    row = SMSVerification(phone="+79991234567", channel="voice", **material.row_fields())
+    row.save(force_insert=True)
+
+    # when it is verified
+    body = api_client.post(
+        VERIFY, {"phone": row.phone, "code": material.code}, format="json"
+    ).json()
+
+    # then the token says how the phone was proven
+    claims = host_backend_verify(api_client, body["token"], audience="https://app.example.com")
+    assert claims["amr"] == ["voice"]
+
+
 def test_jwks_is_cacheable_and_holds_only_public_material(api_client, token_settings):
     response = api_client.get(JWKS)
 
@@ -93,7 +111,7 @@ def test_no_audience_claim_when_none_is_configured(api_client, token_settings):
     token_settings.VERIFICATION_TOKEN_AUDIENCE = ""
     row, _ = make_verification()
 
-    token = proof_token_issue(verification_id=row.id, phone=row.phone).token
+    token = proof_token_issue(verification_id=row.id, phone=row.phone, channel="sms").token
 
     assert "aud" not in host_backend_verify(api_client, token)
 
@@ -138,7 +156,7 @@ def test_an_altered_or_misdirected_token_is_refused(
 ):
     # given a genuine token
     row, _ = make_verification()
-    genuine = proof_token_issue(verification_id=row.id, phone=row.phone).token
+    genuine = proof_token_issue(verification_id=row.id, phone=row.phone, channel="sms").token
 
     # when it is altered or presented to another audience, the host backend refuses it
     with pytest.raises(error):
@@ -149,7 +167,9 @@ def test_an_expired_token_is_refused(api_client, token_settings):
     # given a token issued longer than its lifetime ago
     row, _ = make_verification()
     issued = timezone.now() - timedelta(seconds=601)
-    token = proof_token_issue(verification_id=row.id, phone=row.phone, now=issued).token
+    token = proof_token_issue(
+        verification_id=row.id, phone=row.phone, channel="sms", now=issued
+    ).token
 
     with pytest.raises(jwt.ExpiredSignatureError):
         host_backend_verify(api_client, token, audience="https://app.example.com")
@@ -160,7 +180,7 @@ def test_rotation_keeps_old_tokens_valid_while_their_key_is_listed(
 ):
     # given a token signed with the old key
     row, _ = make_verification()
-    old_token = proof_token_issue(verification_id=row.id, phone=row.phone).token
+    old_token = proof_token_issue(verification_id=row.id, phone=row.phone, channel="sms").token
     old_key_file = tmp_path / "old.pub.pem"
     old_key_file.write_bytes(
         serialization.load_pem_private_key(
@@ -174,7 +194,7 @@ def test_rotation_keeps_old_tokens_valid_while_their_key_is_listed(
     new_pem, _ = new_key_pem(tmp_path, "new.pem")
     token_settings.VERIFICATION_TOKEN_PRIVATE_KEY = new_pem
     token_settings.VERIFICATION_TOKEN_PUBLIC_KEYS = [str(old_key_file)]
-    new_token = proof_token_issue(verification_id=row.id, phone=row.phone).token
+    new_token = proof_token_issue(verification_id=row.id, phone=row.phone, channel="sms").token
 
     # then both tokens verify, each by its own key
     assert len(api_client.get(JWKS).json()["keys"]) == 2
@@ -194,7 +214,7 @@ def test_the_key_may_be_one_line_with_escaped_newlines(api_client, token_setting
     )
     row, _ = make_verification()
 
-    token = proof_token_issue(verification_id=row.id, phone=row.phone).token
+    token = proof_token_issue(verification_id=row.id, phone=row.phone, channel="sms").token
 
     assert host_backend_verify(api_client, token, audience="https://app.example.com")
 

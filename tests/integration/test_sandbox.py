@@ -315,6 +315,7 @@ def test_control_endpoints(http: requests.Session, greensms_sandbox: SandboxHand
     [message] = http.get(url + "/_sandbox/messages", params={"to": "+79990000000"}).json()
     assert set(message) == {
         "request_id",
+        "channel",
         "to",
         "txt",
         "from",

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
@@ -43,8 +46,30 @@ class PhoneField(serializers.CharField):
             ) from None
 
 
+class ChannelField(serializers.CharField):
+    """One of VERIFICATION_CHANNELS (read per request, so tests and reloads see changes)."""
+
+    default_error_messages = {
+        "not_enabled": _("Способ доставки недоступен; доступны: {allowed}"),
+    }
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(max_length=16, required=False, **kwargs)  # type: ignore[arg-type]
+
+    def to_internal_value(self, data: Any) -> str:
+        value: str = super().to_internal_value(data)
+        if value not in settings.VERIFICATION_CHANNELS:
+            self.fail("not_enabled", allowed=", ".join(settings.VERIFICATION_CHANNELS))
+        return value
+
+
 class SendCodeInputSerializer(serializers.Serializer):
     phone = PhoneField()
+    channel = ChannelField()
+
+    def validate(self, attrs: dict[str, object]) -> dict[str, object]:
+        attrs.setdefault("channel", settings.VERIFICATION_DEFAULT_CHANNEL)
+        return attrs
 
 
 class SendCodeOutputSerializer(serializers.Serializer):
@@ -52,6 +77,7 @@ class SendCodeOutputSerializer(serializers.Serializer):
     phone = serializers.CharField()
     verification_id = serializers.UUIDField(source="id")
     expires_at = serializers.DateTimeField()
+    channel = serializers.CharField()
 
 
 class VerifyCodeInputSerializer(serializers.Serializer):
@@ -83,6 +109,7 @@ class VerificationSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     phone = serializers.SerializerMethodField()
     status = serializers.CharField()
+    channel = serializers.CharField()
     is_used = serializers.BooleanField()
     created_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField()

@@ -38,7 +38,9 @@ class SendCodeView(OutcomeCountedView):
         data = serializers.SendCodeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         verification = services.verification_create(
-            phone=data.validated_data["phone"], client_ip=client_ip(request)
+            phone=data.validated_data["phone"],
+            client_ip=client_ip(request),
+            channel=data.validated_data["channel"],
         )
         body = serializers.SendCodeOutputSerializer(
             {
@@ -46,6 +48,7 @@ class SendCodeView(OutcomeCountedView):
                 "phone": verification.phone,
                 "id": verification.id,
                 "expires_at": verification.expires_at,
+                "channel": verification.channel,
             }
         ).data
         location = f"/api/auth/verifications/{verification.id}/"
@@ -70,7 +73,11 @@ class VerifyCodeView(OutcomeCountedView):
         data.is_valid(raise_exception=True)
         phone = data.validated_data["phone"]
         verification_id = services.verification_check(phone=phone, code=data.validated_data["code"])
-        proof = tokens.proof_token_issue(verification_id=verification_id, phone=phone)
+        proof = tokens.proof_token_issue(
+            verification_id=verification_id,
+            phone=phone,
+            channel=selectors.verification_channel(verification_id=verification_id),
+        )
         body = {
             "message": _("Код подтвержден успешно"),
             "verified": True,

@@ -127,7 +127,8 @@ class PooledHttpClient(HttpClient):
             response.headers.get("Content-Type", ""),
             response.content,
             non_idempotent=non_idempotent,
-            secrets=(*self._secrets, str(call_params.get("hidden") or "")),
+            # The code travels as `hidden` (SMS) or as the whole `txt` (voice).
+            secrets=(*self._secrets, *(str(call_params.get(k) or "") for k in ("hidden", "txt"))),
         )
         return AttrDict(payload)
 

@@ -11,9 +11,9 @@ from decimal import Decimal
 from typing import Any
 
 from verification.sandbox.server import SandboxServer
-from verification.sandbox.state import PRICE_PER_SMS, SandboxConfig, SandboxState
+from verification.sandbox.state import PRICE_PER_SMS, PRICES, SandboxConfig, SandboxState
 
-__all__ = ["PRICE_PER_SMS", "SandboxHandle", "build_server", "start_sandbox"]
+__all__ = ["PRICES", "PRICE_PER_SMS", "SandboxHandle", "build_server", "start_sandbox"]
 
 
 class SandboxHandle:

@@ -1,4 +1,5 @@
-"""The GreenSMS API as the official client (greensms 2.0.1) uses it.
+"""The GreenSMS API as the official client (greensms 2.0.1) uses it: `sms`, `call`, `voice`
+and `viber` (send, status), `account` (balance, token) and `general.status`.
 
 Routes are `base_url + module + "/" + function` with no version segment (the client's
 `build_url`), and `general.status` is static: `GET /status`. Every parameter travels in the
@@ -15,11 +16,13 @@ from __future__ import annotations
 import json
 import logging
 import re
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
-from verification.sandbox.state import SandboxState, describe
+from verification.sandbox.state import CALLER_ID_PREFIX, SandboxState, describe
 
 logger = logging.getLogger("verification.sandbox")
 
@@ -83,7 +86,15 @@ class Provider:
         self.log_sends = log_sends
         self.routes = {
             "/sms/send": Route("POST", self.sms_send, "send_calls", faults=True),
-            "/sms/status": Route("GET", self.sms_status, "status_calls", faults=True),
+            "/call/send": Route("POST", self.call_send, "send_calls", faults=True),
+            "/voice/send": Route("POST", self.voice_send, "send_calls", faults=True),
+            "/viber/send": Route("POST", self.viber_send, "send_calls", faults=True),
+            **{
+                f"/{channel}/status": Route(
+                    "GET", partial(self.status, channel), "status_calls", faults=True
+                )
+                for channel in ("sms", "call", "voice", "viber")
+            },
             "/account/balance": Route("GET", self.balance, "balance_calls", faults=True),
             "/account/token": Route("POST", self.token),
             "/status": Route("GET", self.general_status, auth=False),
@@ -116,39 +127,92 @@ class Provider:
         invalid = _validate_send(params)
         if invalid is not None:
             return invalid
-        message = self.state.record_send(
-            to=params["to"],
+        return self._record(params, login, "sms", txt=params["txt"], sender=params.get("from", ""))
+
+    def call_send(self, params: Params, login: str) -> Reply:
+        """A flash call: the sandbox picks the code and "calls" from a number ending in it."""
+        invalid = _validate(params, required=("to",), choices=_CALL_CHOICES)
+        if invalid is not None:
+            return invalid
+        code = f"{secrets.randbelow(10_000):04d}"
+        caller_id = CALLER_ID_PREFIX + code
+        reply = self._record(params, login, "call", extra={"caller_id": caller_id, "code": code})
+        if reply.status != 200:
+            return reply
+        return json_reply(200, {**json.loads(reply.body), "code": code})
+
+    def voice_send(self, params: Params, login: str) -> Reply:
+        invalid = _validate(params, required=("to", "txt"), choices=_VOICE_CHOICES)
+        if invalid is not None:
+            return invalid
+        if not _VOICE_TEXT.fullmatch(params["txt"]):
+            return error_reply(400, "Invalid input param: txt", 2)
+        language = params.get("language", "ru")
+        return self._record(params, login, "voice", txt=params["txt"], extra={"language": language})
+
+    def viber_send(self, params: Params, login: str) -> Reply:
+        invalid = _validate(params, required=("to", "txt"), choices=_VIBER_CHOICES)
+        if invalid is not None:
+            return invalid
+        if "from" in params and not 1 <= len(params["from"]) <= 11:
+            return error_reply(400, "Invalid input param: from", 2)
+        cascade = params.get("cascade", "")
+        return self._record(
+            params,
+            login,
+            "viber",
             txt=params["txt"],
             sender=params.get("from", ""),
+            extra={"cascade": cascade},
+        )
+
+    def _record(
+        self,
+        params: Params,
+        login: str,
+        channel: str,
+        *,
+        txt: str = "",
+        sender: str = "",
+        extra: dict[str, str] | None = None,
+    ) -> Reply:
+        message = self.state.record_send(
+            to=params["to"],
+            txt=txt,
+            sender=sender,
             tag=params.get("tag", ""),
             hidden=params.get("hidden", ""),
             login=login,
+            channel=channel,
+            extra=extra,
         )
         if message is None:
             return INSUFFICIENT_FUNDS
         if self.log_sends:
-            # Never the text: it carries the code.
+            # Never the text nor a call's caller id: they carry the code.
             logger.info(
-                "sandbox send request_id=%s to=%s from=%s tag=%s",
+                "sandbox send request_id=%s channel=%s to=%s from=%s tag=%s",
                 message.request_id,
+                channel,
                 message.to,
                 message.sender or "-",
                 message.tag or "-",
             )
         return json_reply(200, {"request_id": message.request_id})
 
-    def sms_status(self, params: Params, login: str) -> Reply:
+    def status(self, channel: str, params: Params, login: str) -> Reply:
         request_id = params.get("id", "")
         if not request_id:
             return error_reply(400, "Missing input param: id", 1)
         if len(request_id) != 36:
             return error_reply(400, "Invalid input param: id", 2)
         message = self.state.lookup(request_id)
-        if message is None:
-            return NOT_FOUND
+        if message is None or message.channel != channel:
+            return NOT_FOUND  # each module knows its own requests only
         code = message.status_code(self.state.clock())
         now = datetime.now(tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
-        return json_reply(200, {"time": now, "status": describe(code), "status_code": code})
+        body = {"time": now, "status": describe(code, channel), "status_code": code}
+        return json_reply(200, body)
 
     def balance(self, params: Params, login: str) -> Reply:
         return json_reply(200, {"balance": float(self.state.current_balance())})
@@ -164,6 +228,29 @@ class Provider:
 
     def general_status(self, params: Params, login: str) -> Reply:
         return json_reply(200, {"status": "ok"})
+
+
+# The client's schema (greensms/api/schema.py) for the other modules' optional fields.
+_CALL_CHOICES = {"voice": ("true", "false"), "language": ("ru", "en")}
+_VOICE_CHOICES = {"language": ("ru", "en")}
+_VIBER_CHOICES = {"cascade": ("sms", "voice")}
+_VOICE_TEXT = re.compile(r"[0-9]{1,5}")
+
+
+def _validate(
+    params: Params, *, required: tuple[str, ...], choices: Mapping[str, tuple[str, ...]]
+) -> Reply | None:
+    for name in required:
+        if not params.get(name):
+            return error_reply(400, "Missing input param: " + name, 1)
+    if not _DIGITS.fullmatch(params["to"]):
+        return error_reply(400, "Invalid input param: to", 2)
+    if len(params.get("tag", "")) > _FIELD_LIMITS["tag"]:
+        return error_reply(400, "Invalid input param: tag", 2)
+    for name, allowed in choices.items():
+        if name in params and params[name] not in allowed:
+            return error_reply(400, "Invalid input param: " + name, 2)
+    return None
 
 
 def _validate_send(params: Params) -> Reply | None:

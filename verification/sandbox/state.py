@@ -20,6 +20,16 @@ from typing import Any
 # What one SMS costs. The real price depends on the tariff and the destination; a round
 # figure makes balance arithmetic in tests obvious (1000 buys 500 messages).
 PRICE_PER_SMS = Decimal("2.00")
+# Other channels, in the same proportions as a typical tariff: a flash call is the cheapest,
+# a voice call the dearest.
+PRICES = {
+    "sms": PRICE_PER_SMS,
+    "call": Decimal("0.50"),
+    "voice": Decimal("3.00"),
+    "viber": Decimal("1.50"),
+}
+# A flash call's caller id: a fixed prefix, then the 4-digit code the user types in.
+CALLER_ID_PREFIX = "7495123"
 
 ERROR_KINDS = ("http500", "timeout", "nonjson", "auth", "throttle", "funds")
 
@@ -36,6 +46,17 @@ STATUS_DESCRIPTIONS = {
     32: "Status request expired",
     34: "Status request expired",
 }
+# Calls and voice calls report with the same codes, in words of their own.
+CALL_DESCRIPTIONS = {
+    0: "Status not ready",
+    1: "Call delivered",
+    2: "Call failed",
+    8: "Calling",
+    16: "Call rejected",
+    34: "Status request expired",
+}
+VOICE_DESCRIPTIONS = {**CALL_DESCRIPTIONS, 1: "Call answered", 2: "No answer"}
+DESCRIPTIONS = {"call": CALL_DESCRIPTIONS, "voice": VOICE_DESCRIPTIONS}
 PENDING_CODE = 0
 ACCEPTED_CODE = 8
 
@@ -77,6 +98,8 @@ class Message:
     created_mono: float
     delivery_delay: float
     final_status: int
+    channel: str = "sms"
+    extra: dict[str, str] = field(default_factory=dict)  # language, cascade, caller id, code
 
     def status_code(self, now: float) -> int:
         """0 for the first half of the delay, 8 for the second, then the final code."""
@@ -89,18 +112,20 @@ class Message:
         code = self.status_code(now)
         return {
             "request_id": self.request_id,
+            "channel": self.channel,
             "to": self.to,
             "txt": self.txt,
             "from": self.sender,
             "tag": self.tag,
             "status_code": code,
-            "status": describe(code),
+            "status": describe(code, self.channel),
             "created_at": self.created_at.isoformat(),
+            **self.extra,
         }
 
 
-def describe(code: int) -> str:
-    return STATUS_DESCRIPTIONS.get(code, "Unknown status")
+def describe(code: int, channel: str = "sms") -> str:
+    return DESCRIPTIONS.get(channel, STATUS_DESCRIPTIONS).get(code, "Unknown status")
 
 
 @dataclass
@@ -164,13 +189,23 @@ class SandboxState:
         return expiry is None or self.clock() < expiry
 
     def record_send(
-        self, *, to: str, txt: str, sender: str, tag: str, hidden: str, login: str
+        self,
+        *,
+        to: str,
+        txt: str,
+        sender: str,
+        tag: str,
+        hidden: str,
+        login: str,
+        channel: str = "sms",
+        extra: dict[str, str] | None = None,
     ) -> Message | None:
         """Debit one message and store it; None when the balance cannot pay for it."""
+        price = PRICES[channel]
         with self._lock:
-            if self.balance < PRICE_PER_SMS:
+            if self.balance < price:
                 return None
-            self.balance -= PRICE_PER_SMS
+            self.balance -= price
             message = Message(
                 request_id=str(uuid.uuid4()),
                 to=to,
@@ -183,6 +218,8 @@ class SandboxState:
                 created_mono=self.clock(),
                 delivery_delay=self.config.delivery_delay,
                 final_status=self.config.final_status,
+                channel=channel,
+                extra=extra or {},
             )
             self._messages[message.request_id] = message
         return message

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 from django.utils import timezone
 
-from verification.stats import STATUS_KEYS, verification_stats
+from verification.stats import STATUS_KEYS, stats_by_channel, verification_stats
 
 # Rolling windows ending now. A month is 30 days: the default retention keeps no more anyway.
 PERIODS: dict[str, timedelta | None] = {
@@ -65,6 +65,8 @@ def build_report(period: str, since: datetime | None) -> dict[str, Any]:
         "use_rate": _ratio(counts["used"], counts["total"]),
         # Where every row is now, for "why is sent < total?": queued, sending, expired...
         "by_status": {key: counts[key] for key in STATUS_KEYS},
+        # sms, call, voice, viber: total, delivered, failed, used, fallbacks (arrived by one)
+        "by_channel": stats_by_channel(since=since),
     }
 
 
@@ -82,8 +84,16 @@ def render(report: dict[str, Any]) -> str:
             f"  delivery rate  {_percent(report['delivery_rate'])}  (delivered / sent)",
             f"  use rate       {_percent(report['use_rate'])}  (used / total)",
             f"  by status      {by_status}",
+            *(
+                f"  {channel:<14} {_channel_line(counts)}"
+                for channel, counts in report.get("by_channel", {}).items()
+            ),
         ]
     )
+
+
+def _channel_line(counts: dict[str, int]) -> str:
+    return ", ".join(f"{key} {value}" for key, value in counts.items())
 
 
 def _ratio(part: int, whole: int) -> float | None:
