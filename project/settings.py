@@ -180,6 +180,11 @@ GREEN_SMS_TIMEOUT = env.float("GREEN_SMS_TIMEOUT", default=10)
 GREEN_SMS_LOW_BALANCE = env.float("GREEN_SMS_LOW_BALANCE", default=100)
 GREEN_SMS_DEBUG_BALANCE = env.float("GREEN_SMS_DEBUG_BALANCE", default=1000)
 GREEN_SMS_TEMPLATE = env.str("GREEN_SMS_TEMPLATE", default="Ваш код: {code}")
+GREEN_SMS_TEMPLATE_EN = env.str("GREEN_SMS_TEMPLATE_EN", default="Your code: {code}")
+# Autofill (verification/texts.py): the WebOTP origin line `@domain #code`, the Android SMS
+# Retriever app hash. https://wicg.github.io/sms-one-time-codes/
+WEBOTP_DOMAIN = env.str("WEBOTP_DOMAIN", default="")
+ANDROID_APP_HASH = env.str("ANDROID_APP_HASH", default="")
 # Seconds sends pause after the provider reports insufficient funds (the breaker's cooldown).
 GREEN_SMS_FUNDS_PAUSE = env.int("GREEN_SMS_FUNDS_PAUSE", default=60)
 GREEN_SMS_BALANCE_INTERVAL = env.int("GREEN_SMS_BALANCE_INTERVAL", default=3600)

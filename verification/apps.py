@@ -8,11 +8,13 @@ class VerificationConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from verification import texts
         from verification.schedules import ensure_periodic_tasks
         from verification.token_keys import keyring
 
         # Load (in DEBUG: create) the token key now, so a bad key stops the process at start.
         keyring()
+        texts.check_configuration()
 
         # After django_celery_beat's tables exist; idempotent, so every migrate may run it.
         post_migrate.connect(ensure_periodic_tasks, sender=self, dispatch_uid="verification-beat")

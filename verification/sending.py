@@ -107,9 +107,9 @@ def _claim(verification_id: str | uuid.UUID) -> SMSVerification | None:
     )
     if not claimed:
         return None
-    return SMSVerification.objects.only("id", "phone", "channel", "code_seed", "expires_at").get(
-        id=verification_id
-    )
+    return SMSVerification.objects.only(
+        "id", "phone", "channel", "code_seed", "expires_at", "language"
+    ).get(id=verification_id)
 
 
 def _backoff(retries: int, *, ambiguous: bool) -> float:

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
+from verification import texts
 from verification.exceptions import InvalidPhone
 from verification.phones import mask_phone, normalize_phone
 
@@ -65,6 +66,11 @@ class ChannelField(serializers.CharField):
 
 class SendCodeInputSerializer(serializers.Serializer):
     phone = PhoneField()
+    language = serializers.ChoiceField(
+        choices=texts.LANGUAGES,
+        required=False,
+        help_text="The SMS text's language; by default the request's Accept-Language (else ru)",
+    )
     channel = ChannelField()
 
     def validate(self, attrs: dict[str, object]) -> dict[str, object]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.utils import translation
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -12,11 +13,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from verification import metrics, selectors, services, tokens
+from verification import metrics, selectors, services, texts, tokens
 from verification.api import serializers
 from verification.api.client_ip import client_ip
 from verification.api.outcomes import OutcomeCountedView
 from verification.health import health
+
+
+def sms_language(request: Request) -> str:
+    """The language LocaleMiddleware chose from Accept-Language, if the SMS has it."""
+    language = (translation.get_language() or "").split("-")[0]
+    return language if language in texts.LANGUAGES else texts.DEFAULT_LANGUAGE
+
 
 ERROR_RESPONSE = OpenApiResponse(description='`{"error": "...", "code": "..."}`')
 
@@ -41,6 +49,7 @@ class SendCodeView(OutcomeCountedView):
             phone=data.validated_data["phone"],
             client_ip=client_ip(request),
             channel=data.validated_data["channel"],
+            language=data.validated_data.get("language") or sms_language(request),
         )
         body = serializers.SendCodeOutputSerializer(
             {
