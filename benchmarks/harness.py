@@ -85,7 +85,9 @@ def bench_env(**overrides: str) -> dict[str, str]:
         key: value
         for key, value in os.environ.items()
         # Nothing from the caller's shell may point a process elsewhere.
-        if not key.startswith(("DJANGO_", "GREEN_SMS_", "GREENSMS_", "RATE_LIMIT_", "CELERY_"))
+        if not key.startswith(
+            ("DJANGO_", "GREEN_SMS_", "GREENSMS_", "RATE_LIMIT_", "CELERY_", "ABUSE_")
+        )
         and key not in {"DATABASE_URL", "REDIS_URL", "WEB_CONCURRENCY", "WORKER_CONCURRENCY"}
     }
     env.update(
@@ -108,6 +110,13 @@ def bench_env(**overrides: str) -> dict[str, str]:
             "RATE_LIMIT_SEND_PER_HOUR": HIGH_LIMIT,
             "RATE_LIMIT_SEND_PER_IP_PER_HOUR": HIGH_LIMIT,
             "RATE_LIMIT_VERIFY_PER_HOUR": HIGH_LIMIT,
+            "RATE_LIMIT_SEND_PER_DAY": HIGH_LIMIT,
+            "RATE_LIMIT_VERIFY_PER_IP_PER_HOUR": HIGH_LIMIT,
+            # Fresh random phones from one address, never verified: the abuse rules and the
+            # resend cooldown would refuse them. benchmarks/abuse.py and the deny-vs-off
+            # comparison of api_throughput.py switch them on.
+            "ABUSE_PROTECTION": "off",
+            "VERIFICATION_RESEND_COOLDOWN": "0",
             "LOG_LEVEL": "INFO",  # the Procfile's default
         }
     )

@@ -248,6 +248,37 @@ VERIFICATION_TOKEN_PUBLIC_KEYS = env.list("VERIFICATION_TOKEN_PUBLIC_KEYS", defa
 # Seconds verifiers may cache /.well-known/jwks.json.
 VERIFICATION_JWKS_MAX_AGE = env.int("VERIFICATION_JWKS_MAX_AGE", default=300)
 
+# ABUSE PROTECTION (SPEC §11; README "Abuse protection" explains every value)
+# Validated at start-up by verification/abuse/policy.py: a typo stops the service.
+# ------------------------------------------------------------------------------
+VERIFICATION_ALLOWED_COUNTRIES = env.list("VERIFICATION_ALLOWED_COUNTRIES", default=["RU"])
+VERIFICATION_RESEND_COOLDOWN = env.int("VERIFICATION_RESEND_COOLDOWN", default=60)
+RATE_LIMIT_SEND_PER_DAY = env.int("RATE_LIMIT_SEND_PER_DAY", default=10)
+RATE_LIMIT_VERIFY_PER_IP_PER_HOUR = env.int("RATE_LIMIT_VERIFY_PER_IP_PER_HOUR", default=60)
+# The per-phone limits count per phone and client; a phone across all clients may reach
+# this many times as much, so a stranger who spends his own quota leaves the owner his.
+RATE_LIMIT_PHONE_CEILING = env.int("RATE_LIMIT_PHONE_CEILING", default=2)
+ABUSE_PROTECTION = env.str("ABUSE_PROTECTION", default="deny")
+ABUSE_ALLOW_IPS = env.list("ABUSE_ALLOW_IPS", default=[])
+ABUSE_ALLOW_PHONES = env.list("ABUSE_ALLOW_PHONES", default=[])
+# Floors of the adaptive rules: unverified codes tolerated before any history exists.
+ABUSE_FLOOR_COUNTRY_HOUR = env.int("ABUSE_FLOOR_COUNTRY_HOUR", default=200)
+ABUSE_FLOOR_COUNTRY_DAY = env.int("ABUSE_FLOOR_COUNTRY_DAY", default=1000)
+ABUSE_FLOOR_PREFIX_HOUR = env.int("ABUSE_FLOOR_PREFIX_HOUR", default=30)
+ABUSE_FLOOR_IP_HOUR = env.int("ABUSE_FLOOR_IP_HOUR", default=10)
+ABUSE_FLOOR_IP_DAY = env.int("ABUSE_FLOOR_IP_DAY", default=30)
+ABUSE_FLOOR_COUNTRIES_PER_IP = env.int("ABUSE_FLOOR_COUNTRIES_PER_IP", default=3)
+# Retention of AbuseDecision rows; the verifications' by default.
+ABUSE_DECISION_RETENTION_DAYS = env.int(
+    "ABUSE_DECISION_RETENTION_DAYS", default=VERIFICATION_RETENTION_DAYS
+)
+# Spend caps in the account's currency; empty = no cap.
+GREEN_SMS_BUDGET_PER_HOUR = env.str("GREEN_SMS_BUDGET_PER_HOUR", default="")
+GREEN_SMS_BUDGET_PER_DAY = env.str("GREEN_SMS_BUDGET_PER_DAY", default="")
+# One message's price while the provider's tariff is unknown.
+GREEN_SMS_PRICE = env.float("GREEN_SMS_PRICE", default=4.0)
+GREEN_SMS_TARIFF_INTERVAL = env.int("GREEN_SMS_TARIFF_INTERVAL", default=3600)
+
 # METRICS (SPEC §14)
 # https://prometheus.github.io/client_python/
 # ------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from django_redis import get_redis_connection
 from rest_framework.test import APIClient
 
 from project.celery import app as celery_app
-from tests.helpers import DEAD_REDIS_URL, swap_broker
+from tests.helpers import DEAD_REDIS_URL, TaskEvents, swap_broker
 from verification.redis_client import breaker as redis_breaker
 
 pytest_plugins = ["tests.sandbox_fixtures"]
@@ -32,6 +32,15 @@ def _clean_redis() -> Iterator[None]:
     _delete_our_keys()
     yield
     redis_breaker.reset()
+
+
+@pytest.fixture(autouse=True)
+def _abuse_protection_for_tests(settings: Any) -> None:
+    """Tests of other features send many codes from one address without verifying them:
+    the adaptive rules and the resend cooldown would refuse them. Tests of abuse protection
+    switch both on (tests/integration/test_abuse_*.py)."""
+    settings.ABUSE_PROTECTION = "off"
+    settings.VERIFICATION_RESEND_COOLDOWN = 0
 
 
 @pytest.fixture
@@ -55,6 +64,13 @@ def broker_down() -> Iterator[None]:
     original = swap_broker(DEAD_REDIS_URL)
     yield
     swap_broker(original)
+
+
+@pytest.fixture
+def task_events() -> Iterator[TaskEvents]:
+    """Task runs and publishes recorded while the test runs (see tests/helpers.py)."""
+    with TaskEvents().recording() as events:
+        yield events
 
 
 @pytest.fixture

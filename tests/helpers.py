@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from celery.signals import after_task_publish, task_postrun
 
 from project.celery import app as celery_app
 
@@ -35,3 +40,61 @@ def swap_broker(url: str) -> str:
     celery_app._pool = None  # type: ignore[attr-defined]
     celery_app.amqp._producer_pool = None  # type: ignore[attr-defined]
     return previous
+
+
+@dataclass(frozen=True)
+class TaskRun:
+    name: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    state: str  # SUCCESS, RETRY (another attempt is scheduled), FAILURE
+    retval: Any
+
+
+class TaskEvents:
+    """What the in-process worker (`live_worker`) ran and what was published, from Celery's
+    signals: a test waits for the run that proves the worker did its part, then asserts.
+
+    Use the `task_events` fixture; both lists fill while it is active.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs: list[TaskRun] = []
+        self._published: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+
+    def runs(self, name: str, *args: Any) -> list[TaskRun]:
+        """Runs of task `name` (with these positional args, when given), oldest first."""
+        with self._lock:
+            return [r for r in self._runs if r.name == name and (not args or r.args == args)]
+
+    def finished(self, name: str, *args: Any) -> list[TaskRun]:
+        """Runs after which no other attempt is scheduled (a retry's run does not count)."""
+        return [run for run in self.runs(name, *args) if run.state != "RETRY"]
+
+    def published(self, name: str) -> list[dict[str, Any]]:
+        """The keyword arguments of each message of task `name` published meanwhile."""
+        with self._lock:
+            return [kwargs for task, _, kwargs in self._published if task == name]
+
+    @contextmanager
+    def recording(self) -> Iterator[TaskEvents]:
+        task_postrun.connect(self._on_postrun, weak=False)
+        after_task_publish.connect(self._on_publish, weak=False)
+        try:
+            yield self
+        finally:
+            task_postrun.disconnect(self._on_postrun)
+            after_task_publish.disconnect(self._on_publish)
+
+    def _on_postrun(
+        self, *, task: Any, args: Any, kwargs: Any, state: str, retval: Any, **_: Any
+    ) -> None:
+        run = TaskRun(task.name, tuple(args or ()), dict(kwargs or {}), state, retval)
+        with self._lock:
+            self._runs.append(run)
+
+    def _on_publish(self, *, sender: str, body: Any, **_: Any) -> None:
+        args, kwargs, _embed = body  # task message protocol 2
+        with self._lock:
+            self._published.append((sender, tuple(args), dict(kwargs)))

@@ -15,8 +15,11 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.utils import timezone
 
+from verification import codes
 from verification.models import SMSVerification
+from verification.phones import normalize_phone
 from verification.redis_client import redis_or
+from verification.selectors import verification_current
 
 KEY_PREFIX = "verification:active:"
 
@@ -26,6 +29,7 @@ class ActiveCode:
     id: uuid.UUID
     code_hash: str
     expires_at: datetime
+    client_ip: str | None = None  # who asked for the code (the abuse rules' verified side)
 
 
 class SMSVerificationCache:
@@ -40,6 +44,7 @@ class SMSVerificationCache:
                 "id": str(verification.id),
                 "code_hash": verification.code_hash,
                 "expires_at": verification.expires_at.timestamp(),
+                "ip": verification.client_ip,
             }
         )
         return KEY_PREFIX + phone, value, ttl
@@ -52,7 +57,29 @@ class SMSVerificationCache:
             return None
         data = json.loads(raw)
         expires_at = datetime.fromtimestamp(data["expires_at"], tz=UTC)
-        return ActiveCode(uuid.UUID(data["id"]), data["code_hash"], expires_at)
+        return ActiveCode(uuid.UUID(data["id"]), data["code_hash"], expires_at, data.get("ip"))
+
+    def key(self, phone: str) -> str | None:
+        """The phone's entry key, for deleting it in another round trip; None when disabled."""
+        return KEY_PREFIX + phone if settings.VERIFICATION_CODE_CACHE else None
+
+    @classmethod
+    def store_verification_code(cls, phone: str, code: str) -> bool:
+        """The seed's call, on the class as the seed writes it: cache `code` as the phone's
+        active code. Only the code's keyed hash is stored, never the code, and only when it is
+        the code of the phone's newest live row: the verify path trusts a cached hash that
+        matches, so the cache must never hold a code the database would refuse.
+        Returns whether it stored the entry. Raises InvalidPhone.
+        """
+        phone = normalize_phone(phone)
+        row = verification_current(phone=phone)
+        if row is None or not codes.code_matches(row.code_hash, row.id, code):
+            return False
+        entry = cls().entry(phone, row)
+        if entry is None:
+            return False
+        key, value, ttl = entry
+        return bool(redis_or(False, lambda redis: redis.set(key, value, ex=ttl)))
 
     def forget(self, phone: str) -> None:
         if not settings.VERIFICATION_CODE_CACHE:

@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from verification import dispatch, funds, metrics
+from verification.abuse import budget, decisions
 from verification.gateways import get_gateway
 from verification.models import DeliveryStatus, SMSVerification
 
@@ -84,17 +85,29 @@ def expire_unsent(*, batch_size: int = SWEEP_BATCH_SIZE) -> int:
 
 
 def purge_old(*, batch_size: int = SWEEP_BATCH_SIZE) -> int:
-    """Rows past VERIFICATION_RETENTION_DAYS (kept until then for stats and audit)."""
+    """Rows past VERIFICATION_RETENTION_DAYS (kept until then for stats and audit), and
+    abuse decisions past ABUSE_DECISION_RETENTION_DAYS."""
     cutoff = timezone.now() - timedelta(days=settings.VERIFICATION_RETENTION_DAYS)
     ids = list(
         SMSVerification.objects.filter(created_at__lt=cutoff).values_list("id", flat=True)[
             :batch_size
         ]
     )
-    if not ids:
-        return 0
-    deleted, _ = SMSVerification.objects.filter(id__in=ids).delete()
-    return deleted
+    deleted = 0
+    if ids:
+        deleted, _ = SMSVerification.objects.filter(id__in=ids).delete()
+    return deleted + decisions.purge_old(batch_size=batch_size)
+
+
+def refresh_tariff() -> dict[str, Decimal]:
+    """The provider's prices, kept in Redis for the send path's spend caps."""
+    prices = get_gateway().tariff()
+    if prices:
+        budget.store_tariff(prices)
+        logger.info("GreenSMS tariff: %s", ", ".join(f"{k} {v}" for k, v in prices.items()))
+    else:
+        logger.warning("GreenSMS tariff is empty; spend caps use GREEN_SMS_PRICE")
+    return prices
 
 
 def check_balance() -> Decimal:

@@ -63,6 +63,8 @@ class SMSVerification(models.Model):
     # The SMS text's language, chosen at the request; the worker renders the text later.
     # A database default too: processes of the previous release still insert rows.
     language = models.CharField(max_length=8, default="ru", db_default="ru")
+    # When the client that asked for this code may ask again (the doubling cooldown, §11).
+    resend_available_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "SMS verification"
@@ -81,6 +83,8 @@ class SMSVerification(models.Model):
             # The poller's claim: rows in `sent`, oldest first. Partial, so it holds only the
             # few rows awaiting a delivery report (the claim: 49 ms -> ~1 ms at 100k rows).
             models.Index(fields=("sent_at",), name="verif_poll_queue", condition=Q(status="sent")),
+            # Per-IP send limits counted from the database while Redis is down.
+            models.Index(fields=("client_ip", "created_at"), name="verif_ip_created"),
         ]
 
     def __str__(self) -> str:
@@ -98,3 +102,26 @@ class SMSVerification(models.Model):
         if not self.request_id:
             return "no_request_id"
         return "pending"
+
+
+class AbuseDecision(models.Model):
+    """A request on which an abuse rule of SPEC §11 fired; clean requests leave no row."""
+
+    class Outcome(models.TextChoices):
+        BLOCKED = "blocked", "blocked"  # ABUSE_PROTECTION=deny: refused with 429 `blocked`
+        RECORDED = "recorded", "recorded"  # record_only: let through, written down
+
+    created_at = models.DateTimeField(default=timezone.now)
+    phone = models.CharField(max_length=16)
+    country = models.CharField(max_length=2, blank=True, default="")
+    prefix = models.CharField(max_length=8, blank=True, default="")
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    rules = models.CharField(max_length=255)  # comma-separated rule ids
+    decision = models.CharField(max_length=16, choices=Outcome.choices)
+
+    class Meta:
+        ordering = ("-created_at",)
+        indexes = [models.Index(fields=("created_at",), name="abuse_created")]
+
+    def __str__(self) -> str:
+        return f"{self.decision} {self.phone} ({self.rules})"

@@ -86,9 +86,12 @@ class RateLimiter:
             raise redis_failed(exc) from exc
         return Hit(int(retry_after), int(count))
 
-    def check_rate_limit(self, key: str, limit: int, window: int) -> bool:
-        """The seed's API: True (and counted) when `key` is still under `limit` per `window`."""
-        return self.hit([Limit(key, limit, window)]).retry_after == 0
+    @classmethod
+    def check_rate_limit(cls, key: str, limit: int, window: int) -> bool:
+        """The seed's API, called on the class as the seed does
+        (`RateLimiter.check_rate_limit(phone, limit=5, window=3600)`): True, and counted, when
+        `key` is still under `limit` per `window` seconds. Raises RedisUnavailable."""
+        return rate_limiter.hit([Limit(key, limit, window)]).retry_after == 0
 
 
 rate_limiter = RateLimiter()

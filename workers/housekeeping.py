@@ -26,22 +26,30 @@ def redispatch_stuck() -> int:
 @app.task(name="maintenance.sweep", bind=True)
 def sweep(self: Task, chain: int = 0) -> dict[str, int]:
     expired = purged = 0
+    size = housekeeping.SWEEP_BATCH_SIZE
     for _ in range(SWEEP_BATCHES_PER_RUN):
-        batch_expired = housekeeping.expire_unsent()
-        batch_purged = housekeeping.purge_old()
+        batch_expired = housekeeping.expire_unsent(batch_size=size)
+        batch_purged = housekeeping.purge_old(batch_size=size)
         expired += batch_expired
         purged += batch_purged
-        if (
-            batch_expired < housekeeping.SWEEP_BATCH_SIZE
-            and batch_purged < housekeeping.SWEEP_BATCH_SIZE
-        ):
-            break
+        if batch_expired < size and batch_purged < size:
+            break  # the backlog is gone
     else:
         if chain < SWEEP_MAX_CHAIN:
             self.apply_async(kwargs={"chain": chain + 1})
     if expired or purged:
         logger.info("sweep: %s expired, %s purged (chain %s)", expired, purged, chain)
     return {"expired": expired, "purged": purged}
+
+
+@app.task(name="maintenance.refresh_tariff")
+def refresh_tariff() -> dict[str, str] | None:
+    try:
+        prices = housekeeping.refresh_tariff()
+    except ProviderError as exc:
+        logger.warning("could not read the GreenSMS tariff: %s", exc.reason)
+        return None
+    return {channel: str(price) for channel, price in prices.items()}
 
 
 @app.task(name="maintenance.check_balance")

@@ -131,7 +131,7 @@ def test_verification_detail_masks_the_phone_and_hides_the_code(api_client):
     assert body["is_used"] is False
     assert set(body) == {
         "id", "phone", "status", "channel", "is_used", "created_at", "expires_at",
-        "sent_at", "delivered_at", "error",
+        "sent_at", "delivered_at", "error", "resend_available_at",
     }  # fmt: skip
     assert row.code_hash not in response.content.decode()
 

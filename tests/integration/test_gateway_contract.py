@@ -19,9 +19,10 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import wait_for
 from tests.sandbox_fixtures import SANDBOX_PASSWORD, SANDBOX_TIMEOUT, SANDBOX_USER
 from verification.gateways import get_gateway, reset_gateway
-from verification.gateways.base import SMSGateway
+from verification.gateways.base import DeliveryStatus, SMSGateway
 from verification.gateways.errors import (
     AmbiguousSendError,
     AuthorizationDeclined,
@@ -89,7 +90,12 @@ def test_status_moves_to_delivered(
     first = sandbox_gateway.status(request_id)
     assert first.state == "pending"
     assert first.status_code in (0, 8)
-    final = _wait_for_final(sandbox_gateway, request_id)
+
+    def final_status() -> DeliveryStatus | None:
+        status = sandbox_gateway.status(request_id)
+        return None if status.state == "pending" else status
+
+    final = wait_for(final_status)
     assert (final.state, final.status_code, final.description) == (
         "delivered",
         1,
@@ -402,15 +408,6 @@ def _raises(call: Callable[[], object]) -> ProviderError:
     with pytest.raises(ProviderError) as caught:
         call()
     return caught.value
-
-
-def _wait_for_final(gateway: SMSGateway, request_id: str, limit: float = 10.0) -> Any:
-    deadline = time.monotonic() + limit
-    while True:
-        status = gateway.status(request_id)
-        if status.state != "pending" or time.monotonic() > deadline:
-            return status
-        time.sleep(0.05)
 
 
 class StubProvider:

@@ -100,7 +100,7 @@ def test_balance_check_warns_when_low_and_reopens_sends(
 
 def test_schedules_are_created_once_and_edits_survive(settings):
     PeriodicTask.objects.all().delete()
-    assert ensure_periodic_tasks() == 4
+    assert ensure_periodic_tasks() == 5
     task = PeriodicTask.objects.get(task="status.poll_deliveries")
     assert task.interval.every == settings.VERIFICATION_POLL_INTERVAL
     assert task.queue == "status"
@@ -117,4 +117,5 @@ def test_schedules_are_created_once_and_edits_survive(settings):
         "maintenance.redispatch_stuck",
         "maintenance.sweep",
         "maintenance.check_balance",
+        "maintenance.refresh_tariff",
     }

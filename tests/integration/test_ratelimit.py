@@ -79,3 +79,11 @@ def test_then_set_is_written_only_when_allowed():
     assert redis.get("verification:t:a") == b"one"
     assert 0 < redis.ttl("verification:t:a") <= 30
     assert redis.get("verification:t:b") is None
+
+
+def test_the_seeds_call_on_the_class_allows_five_an_hour():
+    phone = "+79991234567"
+
+    results = [RateLimiter.check_rate_limit(phone, limit=5, window=3600) for _ in range(6)]
+
+    assert results == [True] * 5 + [False]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
 import socket
 import subprocess
 import sys
@@ -22,9 +21,10 @@ from django.core.management import CommandError, call_command
 from greensms.client import GreenSMS
 from greensms.http.error import RestError
 
+from tests.helpers import wait_for
 from tests.sandbox_fixtures import SANDBOX_PASSWORD, SANDBOX_USER
 from verification.gateways.base import SMSGateway
-from verification.sandbox import PRICE_PER_SMS, SandboxHandle
+from verification.sandbox import PRICE_PER_SMS, SandboxHandle, start_sandbox
 from verification.sandbox.state import Message
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -183,8 +183,6 @@ def test_bearer_token_from_account_token(
 def test_without_a_configured_user_any_non_empty_login_is_accepted(
     http: requests.Session,
 ) -> None:
-    from verification.sandbox import start_sandbox
-
     with start_sandbox(port=0) as sandbox:
         ok = http.get(sandbox.url + "/account/balance", params={"user": "a", "pass": "b"})
         empty = http.get(sandbox.url + "/account/balance", params={"user": "", "pass": "b"})
@@ -266,7 +264,7 @@ def test_a_held_request_blocks_nobody_and_stop_releases_it(
 
     holder = threading.Thread(target=held_call)
     holder.start()
-    _wait_until(lambda: greensms_sandbox.stats()["errors_injected"] == 1)
+    wait_for(lambda: greensms_sandbox.stats()["errors_injected"] == 1, timeout=5)
     # when another client calls meanwhile
     greensms_sandbox.configure(error_rate=0.0)
     started = time.monotonic()
@@ -284,16 +282,38 @@ def test_a_held_request_blocks_nobody_and_stop_releases_it(
 def test_error_rate_injects_about_that_share_of_faults(
     http: requests.Session, greensms_sandbox: SandboxHandle
 ) -> None:
-    greensms_sandbox.state.rng = random.Random(7)  # noqa: S311 - deterministic dice
-    greensms_sandbox.configure(error_rate=0.5, error_kind="http500")
-    codes = [
-        http.get(greensms_sandbox.url + "/account/balance", params=AUTH).status_code
-        for _ in range(200)
-    ]
+    greensms_sandbox.configure(error_rate=0.5, error_kind="http500", seed=7)
+    codes = _balance_codes(http, greensms_sandbox, 200)
     failures = codes.count(500)
     assert 60 < failures < 140
     assert codes.count(200) == 200 - failures
     assert greensms_sandbox.stats()["errors_injected"] == failures
+
+
+def test_a_seed_replays_the_same_faults(
+    http: requests.Session, greensms_sandbox: SandboxHandle
+) -> None:
+    # given: a seeded sandbox, and another one started with the same seed
+    greensms_sandbox.configure(error_rate=0.5, error_kind="http500", seed=15)
+    first = _balance_codes(http, greensms_sandbox, 40)
+    with start_sandbox(
+        port=0, user=SANDBOX_USER, password=SANDBOX_PASSWORD, error_rate=0.5, seed=15
+    ) as twin:
+        # then: the same calls draw the same faults, in another sandbox...
+        assert _balance_codes(http, twin, 40) == first
+    # ...after a reset, which restarts the sequence...
+    greensms_sandbox.reset()
+    assert _balance_codes(http, greensms_sandbox, 40) == first
+    # ...and not with another seed
+    greensms_sandbox.configure(seed=16)
+    assert _balance_codes(http, greensms_sandbox, 40) != first
+    assert 0 < first.count(500) < 40
+
+
+def _balance_codes(http: requests.Session, sandbox: SandboxHandle, count: int) -> list[int]:
+    return [
+        http.get(sandbox.url + "/account/balance", params=AUTH).status_code for _ in range(count)
+    ]
 
 
 def test_keep_alive_reuses_one_connection(
@@ -369,13 +389,16 @@ def test_the_command_starts_and_serves() -> None:
         "P4ss-w0rd",
         "--delivery-delay",
         "0",
+        "--seed",
+        "15",
     ]
     process = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        _wait_until(lambda: _answers(url + "/status"), limit=30)
+        wait_for(lambda: _answers(url + "/status"), timeout=30)
+        assert requests.get(url + "/_sandbox/config", timeout=5).json()["seed"] == 15
         sent = requests.post(
             url + "/sms/send", params={"user": "U", "pass": "P4ss-w0rd", **SEND}, timeout=5
         )
@@ -416,10 +439,3 @@ def _answers(url: str) -> bool:
         return requests.get(url, timeout=1).status_code == 200
     except requests.RequestException:
         return False
-
-
-def _wait_until(condition: Any, limit: float = 5.0) -> None:
-    deadline = time.monotonic() + limit
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)

@@ -1,6 +1,7 @@
 """Every way the provider can fail, through a real worker and the real client (SPEC §7).
 
-Each test asserts the row's final state and the number of provider calls.
+Each test asserts the row's final state and the number of provider calls, once the worker's
+runs of the send task (recorded by `task_events`) show it has done all it would do.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from workers.housekeeping import check_balance
 from workers.sending import send_verification_sms
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
+
+SEND = send_verification_sms.name
 
 
 @pytest.fixture
@@ -58,20 +61,21 @@ def test_flaky_provider_every_code_is_sent(sending):
     assert sending.stats()["errors_injected"] == sending.stats()["send_calls"] - 10
 
 
-def test_authorization_declined_fails_at_once_with_one_call(sending):
+def test_authorization_declined_fails_at_once_with_one_call(sending, task_events):
     sending.configure(error_rate=1.0, error_kind="auth")
 
-    rows = send_codes(1)
+    (row,) = send_codes(1)
 
-    wait_for(lambda: settled(rows))
-    row = SMSVerification.objects.get(id=rows[0].id)
+    # then: the task's one run ended without scheduling another attempt
+    wait_for(lambda: task_events.finished(SEND, str(row.id)))
+    assert [run.state for run in task_events.runs(SEND, str(row.id))] == ["SUCCESS"]
+    row.refresh_from_db()
     assert row.status == DeliveryStatus.FAILED
     assert "authorization declined" in row.error.lower()
-    time.sleep(1)  # no retry follows
     assert sending.stats()["send_calls"] == 1
 
 
-def test_insufficient_funds_pauses_sends_then_resumes(sending, settings):
+def test_insufficient_funds_pauses_sends_then_resumes(sending, settings, task_events):
     # given: the account is empty
     settings.GREEN_SMS_FUNDS_PAUSE = 3
     sending.configure(error_rate=1.0, error_kind="funds")
@@ -84,9 +88,10 @@ def test_insufficient_funds_pauses_sends_then_resumes(sending, settings):
     more = [make_verification(phone=f"+7999765{i:04d}")[0] for i in range(5)]
     for row in more:
         send_verification_sms.delay(str(row.id))
-    time.sleep(1)
 
-    # then: no call storm
+    # then: the worker took each of them and put it off until the pause ends: no call storm
+    wait_for(lambda: all(task_events.runs(SEND, str(row.id)) for row in more))
+    assert {run.state for row in more for run in task_events.runs(SEND, str(row.id))} == {"RETRY"}
     assert sending.stats()["send_calls"] == 1
 
     # when: funds return and the balance task sees them
@@ -117,32 +122,31 @@ def test_a_silent_provider_never_hangs_the_worker(sending, settings):
     assert statuses(rows) == ["sent"]
 
 
-def test_an_expired_code_is_never_sent(sending):
+def test_an_expired_code_is_never_sent(sending, task_events):
     from datetime import timedelta
 
     from django.utils import timezone
 
+    # given: a code that expired while its message waited
     expired, _ = make_verification(expires_at=timezone.now() - timedelta(seconds=1))
-    send_verification_sms.delay(str(expired.id))
-    fresh = send_codes(1)
 
-    wait_for(lambda: settled(fresh))
-    time.sleep(0.5)
-    assert sending.stats()["send_calls"] == 1
+    # when: the message reaches a worker
+    send_verification_sms.delay(str(expired.id))
+
+    # then: the task ran to its end and called nobody
+    wait_for(lambda: task_events.finished(SEND, str(expired.id)))
+    assert sending.stats()["send_calls"] == 0
     assert SMSVerification.objects.get(id=expired.id).status == DeliveryStatus.QUEUED
 
 
-def test_a_redelivered_task_sends_no_second_sms(sending):
+def test_a_redelivered_task_sends_no_second_sms(sending, task_events):
     rows = send_codes(1)
     wait_for(lambda: settled(rows))
 
     # when: the same message arrives again (broker redelivery, re-dispatch race)
     send_verification_sms.delay(str(rows[0].id))
-    marker = [make_verification(phone="+79990001122")[0]]
-    send_verification_sms.delay(str(marker[0].id))
-    wait_for(lambda: settled(marker))
-    time.sleep(0.5)
 
-    # then
-    assert sending.stats()["send_calls"] == 2
+    # then: the second run ends without a provider call
+    wait_for(lambda: len(task_events.finished(SEND, str(rows[0].id))) == 2)
+    assert sending.stats()["send_calls"] == 1
     assert len(sending.messages(to="79991230000")) == 1

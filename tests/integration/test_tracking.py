@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
@@ -61,7 +60,6 @@ def test_pending_rows_are_not_asked_again_within_the_interval(sandbox_gateway, g
 def test_failed_delivery_is_recorded(sandbox_gateway, greensms_sandbox):
     greensms_sandbox.configure(delivery_delay=0, final_status=2)
     (row,) = sent_rows(sandbox_gateway, 1)
-    time.sleep(0.05)
 
     tracking.poll_batch()
 

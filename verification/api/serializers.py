@@ -84,6 +84,7 @@ class SendCodeOutputSerializer(serializers.Serializer):
     verification_id = serializers.UUIDField(source="id")
     expires_at = serializers.DateTimeField()
     channel = serializers.CharField()
+    resend_available_at = serializers.DateTimeField(allow_null=True)
 
 
 class VerifyCodeInputSerializer(serializers.Serializer):
@@ -122,6 +123,7 @@ class VerificationSerializer(serializers.Serializer):
     sent_at = serializers.DateTimeField(allow_null=True)
     delivered_at = serializers.DateTimeField(allow_null=True)
     error = serializers.CharField()
+    resend_available_at = serializers.DateTimeField(allow_null=True)
 
     def get_phone(self, obj: object) -> str:
         return mask_phone(obj.phone)  # type: ignore[attr-defined]

@@ -37,9 +37,9 @@ class SendCodeView(OutcomeCountedView):
         request=serializers.SendCodeInputSerializer,
         responses={
             202: serializers.SendCodeOutputSerializer,
-            400: ERROR_RESPONSE,
-            429: ERROR_RESPONSE,
-            503: ERROR_RESPONSE,
+            400: ERROR_RESPONSE,  # invalid_phone, phone_not_allowed
+            429: ERROR_RESPONSE,  # rate_limited, blocked
+            503: ERROR_RESPONSE,  # sending_paused, service_unavailable
         },
     )
     def post(self, request: Request) -> Response:
@@ -58,6 +58,7 @@ class SendCodeView(OutcomeCountedView):
                 "id": verification.id,
                 "expires_at": verification.expires_at,
                 "channel": verification.channel,
+                "resend_available_at": verification.resend_available_at,
             }
         ).data
         location = f"/api/auth/verifications/{verification.id}/"
@@ -81,7 +82,9 @@ class VerifyCodeView(OutcomeCountedView):
         data = serializers.VerifyCodeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         phone = data.validated_data["phone"]
-        verification_id = services.verification_check(phone=phone, code=data.validated_data["code"])
+        verification_id = services.verification_check(
+            phone=phone, code=data.validated_data["code"], client_ip=client_ip(request)
+        )
         proof = tokens.proof_token_issue(
             verification_id=verification_id,
             phone=phone,

@@ -58,6 +58,7 @@ def build_server(
     error_kind: str = "http500",
     delivery_delay: float = 2.0,
     final_status: int = 1,
+    seed: int | None = None,
     balance: float | str | Decimal = 1000,
     user: str | None = None,
     password: str | None = None,
@@ -70,6 +71,7 @@ def build_server(
         error_kind=error_kind,
         delivery_delay=delivery_delay,
         final_status=final_status,
+        seed=seed,
     )
     state = SandboxState(
         config=config, balance=Decimal(str(balance)), user=user or None, password=password

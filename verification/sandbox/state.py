@@ -72,6 +72,8 @@ class SandboxConfig:
     error_kind: str = "http500"
     delivery_delay: float = 2.0
     final_status: int = 1
+    # Seeds the fault dice: the same seed and the same calls draw the same faults. None: random.
+    seed: int | None = None
 
     def validated(self) -> SandboxConfig:
         if self.latency_ms < 0:
@@ -148,6 +150,7 @@ class SandboxState:
 
     def __post_init__(self) -> None:
         self.config.validated()
+        self._reseed()
         self._lock = threading.Lock()
         self._initial_balance = self.balance
         self._messages: dict[str, Message] = {}
@@ -232,6 +235,11 @@ class SandboxState:
         with self._lock:
             return self.balance
 
+    def tariff(self) -> list[dict[str, Any]]:
+        """`GET /account/tariff`: what a message costs here (the SMS price is what a send
+        debits)."""
+        return [{"type": "sms", "price": float(PRICE_PER_SMS), "currency": "RUB"}]
+
     # --- control side ----------------------------------------------------------------
     def messages(self, to: str | None = None) -> list[dict[str, Any]]:
         now = self.clock()
@@ -264,15 +272,23 @@ class SandboxState:
             self.config = replace(self.config, **typed).validated()
             if new_balance is not None:
                 self.balance = self._initial_balance = new_balance
+            if "seed" in typed:
+                self._reseed()
         return self.config_dict()
 
     def reset(self) -> None:
-        """Forget messages, tokens and counters; refill the balance. Faults stay configured."""
+        """Forget messages, tokens and counters; refill the balance. Faults stay configured,
+        and a seeded sandbox draws its faults from the start of the sequence again."""
         with self._lock:
             self._messages.clear()
             self._tokens.clear()
             self._counters = _Counters()
             self.balance = self._initial_balance
+            self._reseed()
+
+    def _reseed(self) -> None:
+        if self.config.seed is not None:
+            self.rng = random.Random(self.config.seed)  # noqa: S311 - reproducible dice
 
 
 _COERCE: dict[str, Callable[[Any], Any]] = {
@@ -281,4 +297,5 @@ _COERCE: dict[str, Callable[[Any], Any]] = {
     "error_kind": str,
     "delivery_delay": float,
     "final_status": int,
+    "seed": lambda value: None if value is None else int(value),
 }

@@ -22,6 +22,9 @@ class Command(BaseCommand):
         parser.add_argument("--error-kind", choices=ERROR_KINDS, default="http500")
         parser.add_argument("--delivery-delay", type=float, default=2.0, help="seconds")
         parser.add_argument("--final-status", type=int, default=1)
+        parser.add_argument(
+            "--seed", type=int, default=None, help="seed the fault dice (reproducible faults)"
+        )
         parser.add_argument("--balance", default="1000")
         parser.add_argument("--user", default=None, help="omit to accept any non-empty login")
         parser.add_argument("--password", default=None)
@@ -38,6 +41,7 @@ class Command(BaseCommand):
                 error_kind=options["error_kind"],
                 delivery_delay=options["delivery_delay"],
                 final_status=options["final_status"],
+                seed=options["seed"],
                 balance=options["balance"],
                 user=options["user"],
                 password=options["password"],
