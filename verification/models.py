@@ -55,6 +55,11 @@ class SMSVerification(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     lease_until = models.DateTimeField(null=True, blank=True)  # queued/sending: owner's deadline
+    # The claim's fencing token: every later write of that attempt filters on it, so a late
+    # worker never overwrites a newer attempt (verification/sending.py).
+    lease_owner = models.UUIDField(null=True, blank=True, editable=False)
+    # A queued row waiting for its retry: no claim before this time.
+    retry_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     status_checked_at = models.DateTimeField(null=True, blank=True)
