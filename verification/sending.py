@@ -138,7 +138,7 @@ def _claim(verification_id: str | uuid.UUID) -> SMSVerification | None:
         return None
     return (
         SMSVerification.objects.only(
-            "id", "phone", "channel", "code_seed", "expires_at", "lease_owner"
+            "id", "phone", "channel", "code_seed", "expires_at", "language", "lease_owner"
         )
         .filter(id=verification_id, lease_owner=owner)
         .first()
