@@ -65,6 +65,9 @@ class SMSVerification(models.Model):
     status_checked_at = models.DateTimeField(null=True, blank=True)
     error = models.CharField(max_length=255, blank=True, default="")
     client_ip = models.GenericIPAddressField(null=True, blank=True)
+    # The SMS text's language, chosen at the request; the worker renders the text later.
+    # A database default too: processes of the previous release still insert rows.
+    language = models.CharField(max_length=8, default="ru", db_default="ru")
     # When the client that asked for this code may ask again (the doubling cooldown, §11).
     resend_available_at = models.DateTimeField(null=True, blank=True)
 

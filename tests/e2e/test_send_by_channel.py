@@ -1,4 +1,8 @@
-"""Every channel end to end: the HTTP API, a real worker, the real client and the sandbox."""
+"""Every channel end to end: the HTTP API, a real worker, the real client and the sandbox.
+
+Named to sort after the process-level tests of this folder: those run workers of their own
+on the same broker, and the session's in-process worker (started here) would take their tasks.
+"""
 
 from __future__ import annotations
 
