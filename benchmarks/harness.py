@@ -23,12 +23,14 @@ import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -53,6 +55,14 @@ DATABASE_URL = _own(
 )
 REDIS_URL = _own("REDIS_URL", "redis://127.0.0.1:6379/9", "/9")
 SECRET_KEY = "benchmark-only-secret-key-" + "x" * 32  # noqa: S105 - loopback benchmark
+# Production settings need a proof-token key; every process of one run shares this one.
+TOKEN_KEY = (
+    Ed25519PrivateKey.generate()
+    .private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    .decode()
+)
 SANDBOX_USER, SANDBOX_PASSWORD = "bench", "bench-pass"  # noqa: S105
 HIGH_LIMIT = "1000000"  # rate limits raised: fresh phones, one client IP
 # Seconds wrk runs per cell; BENCH_QUICK=1 shortens everything for a smoke run.
@@ -74,7 +84,9 @@ def bench_env(**overrides: str) -> dict[str, str]:
         key: value
         for key, value in os.environ.items()
         # Nothing from the caller's shell may point a process elsewhere.
-        if not key.startswith(("DJANGO_", "GREEN_SMS_", "GREENSMS_", "RATE_LIMIT_", "CELERY_"))
+        if not key.startswith(
+            ("DJANGO_", "GREEN_SMS_", "GREENSMS_", "RATE_LIMIT_", "CELERY_", "ABUSE_")
+        )
         and key not in {"DATABASE_URL", "REDIS_URL", "WEB_CONCURRENCY", "WORKER_CONCURRENCY"}
     }
     env.update(
@@ -85,6 +97,7 @@ def bench_env(**overrides: str) -> dict[str, str]:
             "DJANGO_SETTINGS_MODULE": "benchmarks.bench_settings",
             "DJANGO_DEBUG": "False",
             "DJANGO_SECRET_KEY": SECRET_KEY,
+            "VERIFICATION_TOKEN_PRIVATE_KEY": TOKEN_KEY,
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "DATABASE_URL": DATABASE_URL,
             "REDIS_URL": REDIS_URL,
@@ -96,6 +109,13 @@ def bench_env(**overrides: str) -> dict[str, str]:
             "RATE_LIMIT_SEND_PER_HOUR": HIGH_LIMIT,
             "RATE_LIMIT_SEND_PER_IP_PER_HOUR": HIGH_LIMIT,
             "RATE_LIMIT_VERIFY_PER_HOUR": HIGH_LIMIT,
+            "RATE_LIMIT_SEND_PER_DAY": HIGH_LIMIT,
+            "RATE_LIMIT_VERIFY_PER_IP_PER_HOUR": HIGH_LIMIT,
+            # Fresh random phones from one address, never verified: the abuse rules and the
+            # resend cooldown would refuse them. benchmarks/abuse.py and the deny-vs-off
+            # comparison of api_throughput.py switch them on.
+            "ABUSE_PROTECTION": "off",
+            "VERIFICATION_RESEND_COOLDOWN": "0",
             "LOG_LEVEL": "INFO",  # the Procfile's default
         }
     )
@@ -508,11 +528,11 @@ def row(**values: Any) -> tuple[Any, ...]:
     defaults: dict[str, Any] = {"phone": "+79990000000", "status": "queued"}
     defaults.update(values)
     out = []
-    for field in _fields():
-        if field.column in defaults:
-            out.append(defaults[field.column])
-        elif field.has_default():
-            out.append(field.get_default())
+    for model_field in _fields():
+        if model_field.column in defaults:
+            out.append(defaults[model_field.column])
+        elif model_field.has_default():
+            out.append(model_field.get_default())
         else:
             out.append(None)
     return tuple(out)
@@ -527,7 +547,7 @@ def copy_rows(rows: Iterable[tuple[Any, ...]]) -> int:
     table = SMSVerification._meta.db_table
     count = 0
     with connection.cursor() as cursor:
-        columns = ", ".join(field.column for field in _fields())
+        columns = ", ".join(model_field.column for model_field in _fields())
         with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             for values in rows:
                 copy.write_row(values)
