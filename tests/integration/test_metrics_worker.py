@@ -11,7 +11,7 @@ import pytest
 
 from project.celery import app as celery_app
 from tests.helpers import wait_for
-from tests.scrape import scrape
+from tests.scrape import Samples, scrape
 from verification.models import SMSVerification
 from workers import heartbeat
 from workers.housekeeping import check_balance
@@ -47,9 +47,13 @@ def test_a_code_sent_and_delivered_moves_sends_latency_and_deliveries(api_client
     ids = request_codes(api_client, 2)
     wait_for(lambda: statuses(ids) == {"sent"})
 
-    # then
-    samples = scrape(api_client)
-    assert samples.value("verification_sends_total", channel="sms", result="sent") == 2
+    # then (the worker counts a send just after it records the row as sent)
+    def counted() -> Samples | None:
+        samples = scrape(api_client)
+        sent = samples.value("verification_sends_total", channel="sms", result="sent")
+        return samples if sent == 2 else None
+
+    samples = wait_for(counted)
     latency = "verification_provider_request_seconds"
     assert samples.value(f"{latency}_count", operation="send") == 2
     assert samples.value(f"{latency}_bucket", operation="send", le="+Inf") == 2
@@ -108,17 +112,24 @@ def test_insufficient_funds_opens_the_breaker_and_counts_a_retry(api_client, sen
     wait_for(lambda: scrape(api_client).value("verification_funds_breaker_open") == 0)
 
 
+def consume_sms(worker: object, *, consume: bool) -> None:
+    """Stop or resume the worker's `sms` consumer, by remote control: the worker's own thread
+    owns its broker connection (an AMQP channel is not to be shared between threads)."""
+    control = celery_app.control.add_consumer if consume else celery_app.control.cancel_consumer
+    control("sms", destination=[worker.hostname], reply=True, timeout=10)  # type: ignore[attr-defined]
+
+
 @pytest.fixture
 def stopped_sms_consumer(live_worker) -> Iterator[object]:
     """The worker stops consuming `sms` (as if every sending worker were down)."""
     with celery_app.connection_for_write() as conn:
         conn.SimpleQueue(celery_app.amqp.queues["sms"]).clear()  # type: ignore[arg-type]
-    live_worker.consumer.cancel_task_queue("sms")
+    consume_sms(live_worker, consume=False)
     heartbeat.beat(live_worker)
     try:
         yield live_worker
     finally:
-        live_worker.consumer.add_task_queue("sms")
+        consume_sms(live_worker, consume=True)
         celery_app.amqp.queues.select_add(celery_app.amqp.queues["sms"])
 
 
@@ -138,7 +149,7 @@ def test_a_stopped_workers_backlog_shows_as_depth_and_age(
     assert statuses(ids) == {"queued"}
 
     # when: the worker consumes again
-    stopped_sms_consumer.consumer.add_task_queue("sms")
+    consume_sms(stopped_sms_consumer, consume=True)
     heartbeat.beat(stopped_sms_consumer)
 
     # then: the backlog drains and the gauges fall back
