@@ -199,6 +199,8 @@ VERIFICATION_DISPATCH_AFTER = env.int("VERIFICATION_DISPATCH_AFTER", default=30)
 # Rows still without a final delivery status this long after sending are given up (failed).
 VERIFICATION_POLL_HORIZON = env.int("VERIFICATION_POLL_HORIZON", default=3600)
 VERIFICATION_SWEEP_INTERVAL = env.int("VERIFICATION_SWEEP_INTERVAL", default=300)
+# Seconds between runs of the admin statistics page's hourly rollup (beat).
+VERIFICATION_STATS_ROLLUP_INTERVAL = env.int("VERIFICATION_STATS_ROLLUP_INTERVAL", default=600)
 # First retry delay of a failed send; later ones double, full jitter (verification/sending.py).
 VERIFICATION_SEND_RETRY_BASE = env.float("VERIFICATION_SEND_RETRY_BASE", default=2.0)
 # The phone's live code cached in Redis for the verify path (a hint; the row decides).
