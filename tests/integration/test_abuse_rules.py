@@ -195,7 +195,7 @@ def test_every_send_path_check_is_one_redis_round_trip(protection, monkeypatch):
 
     monkeypatch.setattr(client, "execute_command", counting)
 
-    # when: a second code is accepted for a phone the client already asked about
+    # when: another code is accepted for the same client
     services.verification_create(phone="+79990000001", client_ip="10.0.0.1")
 
     # then: limits, cooldown, rules, caps, counters and the verify cache took one command
