@@ -61,7 +61,8 @@ RU_PREFIXES = (
     "900", "901", "902", "903", "904", "905", "906", "908", "909", "910", "911", "912",
     "913", "914", "915", "916", "917", "918", "919", "920", "921", "922", "925", "926",
 )  # fmt: skip
-OTHER_LEGIT = ("+7701", "+37529", "+49151", "+99890")  # KZ, BY, DE, UZ
+# KZ, BY, DE, UZ mobile ranges and the digits that follow them
+OTHER_LEGIT = (("+7701", 7), ("+37529", 7), ("+49151", 8), ("+99890", 7))
 PUMPED_PREFIX = "+7958"  # a range no legitimate user of the simulation has
 VERIFY_SHARE = 0.9
 BASE_RATE = 3.0  # legitimate users per second
@@ -129,7 +130,7 @@ class Api:
 
 # --- numbers and addresses --------------------------------------------------------------
 def valid_mobile(make: Callable[[], str]) -> str:
-    while True:
+    for _ in range(1000):
         phone = make()
         number = phonenumbers.parse(phone)
         if phonenumbers.is_valid_number(number) and phonenumbers.number_type(number) in (
@@ -137,12 +138,13 @@ def valid_mobile(make: Callable[[], str]) -> str:
             phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
         ):
             return phone
+    raise ValueError("no valid mobile number from this template")
 
 
 def legit_phone() -> str:
     if random.random() < 0.1:  # noqa: S311 - simulation, not security
-        prefix = random.choice(OTHER_LEGIT)  # noqa: S311
-        return valid_mobile(lambda: f"{prefix}{random.randrange(10**6, 10**7)}")  # noqa: S311
+        prefix, digits = random.choice(OTHER_LEGIT)  # noqa: S311
+        return valid_mobile(lambda: f"{prefix}{random.randrange(10**digits):0{digits}d}")  # noqa: S311
     prefix = "+7" + random.choice(RU_PREFIXES)  # noqa: S311
     return valid_mobile(lambda: f"{prefix}{random.randrange(10**7):07d}")  # noqa: S311
 
@@ -318,11 +320,18 @@ def messages_by_phone(sandbox: harness.Sandbox) -> Counter[str]:
 
 
 def drain(timeout: float = 120.0) -> None:
-    """Wait until the worker has handed every accepted code to the provider."""
+    """Wait until the worker has handed every live accepted code to the provider (a code a
+    newer one retired before it was sent is never sent)."""
+    from django.utils import timezone
+
     from verification.models import SMSVerification
 
     harness.wait_until(
-        lambda: not SMSVerification.objects.filter(status__in=("queued", "sending")).exists(),
+        lambda: (
+            not SMSVerification.objects.filter(
+                status__in=("queued", "sending"), expires_at__gt=timezone.now()
+            ).exists()
+        ),
         timeout=timeout,
         interval=0.5,
     )
