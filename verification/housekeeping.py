@@ -47,11 +47,13 @@ def redispatch_stuck(*, limit: int = REDISPATCH_BATCH_SIZE) -> int:
     )
     if not rows:
         return 0
-    # Back to `queued` (a dead worker's claim is void) and not again before another
-    # DISPATCH_AFTER, so the new message gets time to be worked.
+    # Back to `queued` (a dead worker's claim is void: its owner token is cleared, so its
+    # late writes change nothing) and not again before another DISPATCH_AFTER, so the new
+    # message gets time to be worked.
     # The same condition again: a row a worker claimed meanwhile is not touched.
     SMSVerification.objects.filter(lost, id__in=[row_id for row_id, _ in rows]).update(
         status=DeliveryStatus.QUEUED,
+        lease_owner=None,
         lease_until=now + timedelta(seconds=settings.VERIFICATION_DISPATCH_AFTER),
     )
     published = 0
@@ -78,7 +80,10 @@ def expire_unsent(*, batch_size: int = SWEEP_BATCH_SIZE) -> int:
     expired = SMSVerification.objects.filter(
         id__in=ids, status__in=(DeliveryStatus.QUEUED, DeliveryStatus.SENDING)
     ).update(
-        status=DeliveryStatus.EXPIRED, lease_until=None, error="expired before it could be sent"
+        status=DeliveryStatus.EXPIRED,
+        lease_until=None,
+        lease_owner=None,
+        error="expired before it could be sent",
     )
     metrics.sends("expired", count=expired)
     return expired
