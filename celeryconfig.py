@@ -20,10 +20,12 @@ from kombu import Queue
 _redis_url = settings.REDIS_URL
 broker_url = os.environ.get("CELERY_BROKER_URL") or _redis_url
 # Seconds a delivered-but-unacknowledged message waits before Redis hands it to another
-# worker. It must exceed the hard time limit and the longest retry countdown (an ETA message
+# worker. It must exceed the send lease (the provider call's deadline plus a margin: a
+# running task holds its message that long) and the longest retry countdown (an ETA message
 # is held unacked until it runs: RETRY_BACKOFF_MAX in verification/sending.py, 45 s, and the
-# funds pause, 60 s), or a healthy task would run twice. The default is an hour,
-# which is how long a whole-worker crash would otherwise delay a code.
+# funds pause, 60 s + 5 s of jitter), or a healthy task would run twice; `sms_check` compares
+# them. The default is an hour, which is how long a whole-worker crash would otherwise delay
+# a code.
 _visibility_timeout = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "75"))
 # Short socket timeouts: a black-holed Redis must not hang a request that publishes.
 _broker_socket_timeout = float(os.environ.get("CELERY_BROKER_SOCKET_TIMEOUT", "1"))

@@ -17,6 +17,9 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 BIN = Path(PYTHON).parent
@@ -40,6 +43,14 @@ DATABASE_URL = _own(
 )
 REDIS_URL = _own("REDIS_URL", "redis://127.0.0.1:6379/9", "/9")
 SECRET_KEY = "benchmark-only-secret-key-" + "x" * 32  # noqa: S105 - loopback benchmark
+# Production settings need a proof-token key; every process of one run shares this one.
+TOKEN_KEY = (
+    Ed25519PrivateKey.generate()
+    .private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    .decode()
+)
 SANDBOX_USER, SANDBOX_PASSWORD = "bench", "bench-pass"  # noqa: S105
 HIGH_LIMIT = "1000000"  # rate limits raised: fresh phones, one client IP
 # Seconds wrk runs per cell; BENCH_QUICK=1 shortens everything for a smoke run.
@@ -61,7 +72,9 @@ def bench_env(**overrides: str) -> dict[str, str]:
         key: value
         for key, value in os.environ.items()
         # Nothing from the caller's shell may point a process elsewhere.
-        if not key.startswith(("DJANGO_", "GREEN_SMS_", "GREENSMS_", "RATE_LIMIT_", "CELERY_"))
+        if not key.startswith(
+            ("DJANGO_", "GREEN_SMS_", "GREENSMS_", "RATE_LIMIT_", "CELERY_", "ABUSE_")
+        )
         and key not in {"DATABASE_URL", "REDIS_URL", "WEB_CONCURRENCY", "WORKER_CONCURRENCY"}
     }
     env.update(
@@ -72,6 +85,7 @@ def bench_env(**overrides: str) -> dict[str, str]:
             "DJANGO_SETTINGS_MODULE": "benchmarks.bench_settings",
             "DJANGO_DEBUG": "False",
             "DJANGO_SECRET_KEY": SECRET_KEY,
+            "VERIFICATION_TOKEN_PRIVATE_KEY": TOKEN_KEY,
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "DATABASE_URL": DATABASE_URL,
             "REDIS_URL": REDIS_URL,
@@ -83,6 +97,13 @@ def bench_env(**overrides: str) -> dict[str, str]:
             "RATE_LIMIT_SEND_PER_HOUR": HIGH_LIMIT,
             "RATE_LIMIT_SEND_PER_IP_PER_HOUR": HIGH_LIMIT,
             "RATE_LIMIT_VERIFY_PER_HOUR": HIGH_LIMIT,
+            "RATE_LIMIT_SEND_PER_DAY": HIGH_LIMIT,
+            "RATE_LIMIT_VERIFY_PER_IP_PER_HOUR": HIGH_LIMIT,
+            # Fresh random phones from one address, never verified: the abuse rules and the
+            # resend cooldown would refuse them. benchmarks/abuse.py and the deny-vs-off
+            # comparison of api_throughput.py switch them on.
+            "ABUSE_PROTECTION": "off",
+            "VERIFICATION_RESEND_COOLDOWN": "0",
             "LOG_LEVEL": "INFO",  # the Procfile's default
         }
     )

@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from verification.admin_statistics import statistics_view
 from verification.api.metrics import metrics_view
-from verification.api.views import HealthView
+from verification.api.views import HealthView, JWKSView
 
 urlpatterns = [
     path(
@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("health/", HealthView.as_view(), name="health"),
+    path(".well-known/jwks.json", JWKSView.as_view(), name="jwks"),
     path("metrics", metrics_view, name="metrics"),
 ]
 

@@ -34,6 +34,15 @@ def _clean_redis() -> Iterator[None]:
     redis_breaker.reset()
 
 
+@pytest.fixture(autouse=True)
+def _abuse_protection_for_tests(settings: Any) -> None:
+    """Tests of other features send many codes from one address without verifying them:
+    the adaptive rules and the resend cooldown would refuse them. Tests of abuse protection
+    switch both on (tests/integration/test_abuse_*.py)."""
+    settings.ABUSE_PROTECTION = "off"
+    settings.VERIFICATION_RESEND_COOLDOWN = 0
+
+
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()

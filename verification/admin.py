@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from verification.models import SMSVerification
+from verification.abuse.rules import RULE_IDS
+from verification.models import AbuseDecision, SMSVerification
 
 
 @admin.register(SMSVerification)
@@ -49,3 +50,32 @@ class SMSVerificationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
         return False  # codes are created through the API only
+
+
+class RuleFilter(admin.SimpleListFilter):
+    title = "rule"
+    parameter_name = "rule"
+
+    def lookups(self, request, model_admin):  # type: ignore[no-untyped-def]
+        return [(rule, rule) for rule in RULE_IDS]
+
+    def queryset(self, request, queryset):  # type: ignore[no-untyped-def]
+        if self.value() in RULE_IDS:
+            return queryset.filter(rules__regex=rf"(^|,){self.value()}(,|$)")
+        return queryset
+
+
+@admin.register(AbuseDecision)
+class AbuseDecisionAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "decision", "rules", "phone", "country", "prefix", "client_ip")
+    list_filter = (RuleFilter, "decision", "country", "created_at")
+    search_fields = ("phone", "=prefix", "=client_ip")
+    date_hierarchy = "created_at"
+    readonly_fields = list_display
+    show_full_result_count = False
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False  # written by the send path only
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False

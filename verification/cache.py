@@ -29,6 +29,7 @@ class ActiveCode:
     id: uuid.UUID
     code_hash: str
     expires_at: datetime
+    client_ip: str | None = None  # who asked for the code (the abuse rules' verified side)
 
 
 class SMSVerificationCache:
@@ -43,6 +44,7 @@ class SMSVerificationCache:
                 "id": str(verification.id),
                 "code_hash": verification.code_hash,
                 "expires_at": verification.expires_at.timestamp(),
+                "ip": verification.client_ip,
             }
         )
         return KEY_PREFIX + phone, value, ttl
@@ -55,7 +57,11 @@ class SMSVerificationCache:
             return None
         data = json.loads(raw)
         expires_at = datetime.fromtimestamp(data["expires_at"], tz=UTC)
-        return ActiveCode(uuid.UUID(data["id"]), data["code_hash"], expires_at)
+        return ActiveCode(uuid.UUID(data["id"]), data["code_hash"], expires_at, data.get("ip"))
+
+    def key(self, phone: str) -> str | None:
+        """The phone's entry key, for deleting it in another round trip; None when disabled."""
+        return KEY_PREFIX + phone if settings.VERIFICATION_CODE_CACHE else None
 
     @classmethod
     def store_verification_code(cls, phone: str, code: str) -> bool:

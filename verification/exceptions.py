@@ -52,3 +52,32 @@ class ServiceUnavailable(ApplicationError):
     status_code = 503
     code = "service_unavailable"
     default_message = _("Сервис временно недоступен, повторите попытку позже")
+
+
+class PhoneNotAllowed(ApplicationError):
+    """A country or a number type the service does not send codes to (SPEC §11.1)."""
+
+    code = "phone_not_allowed"
+    default_message = _("На этот номер нельзя отправить код")
+
+
+class Blocked(RateLimited):
+    """An abuse rule fired (SPEC §11.3). One message for every rule: nothing to tune against."""
+
+    code = "blocked"
+    default_message = _("Запрос отклонён")
+
+
+class SendingPaused(ApplicationError):
+    """A spend cap is reached: new sends pause until the window ends (SPEC §11.4)."""
+
+    status_code = 503
+    code = "sending_paused"
+    default_message = _("Отправка кодов временно приостановлена, повторите попытку позже")
+
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+    def extra(self) -> dict[str, object]:
+        return {"retry_after": self.retry_after}

@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from verification import dispatch, funds, metrics
+from verification.abuse import budget, decisions
 from verification.gateways import get_gateway
 from verification.models import DeliveryStatus, SMSVerification
 
@@ -46,11 +47,13 @@ def redispatch_stuck(*, limit: int = REDISPATCH_BATCH_SIZE) -> int:
     )
     if not rows:
         return 0
-    # Back to `queued` (a dead worker's claim is void) and not again before another
-    # DISPATCH_AFTER, so the new message gets time to be worked.
+    # Back to `queued` (a dead worker's claim is void: its owner token is cleared, so its
+    # late writes change nothing) and not again before another DISPATCH_AFTER, so the new
+    # message gets time to be worked.
     # The same condition again: a row a worker claimed meanwhile is not touched.
     SMSVerification.objects.filter(lost, id__in=[row_id for row_id, _ in rows]).update(
         status=DeliveryStatus.QUEUED,
+        lease_owner=None,
         lease_until=now + timedelta(seconds=settings.VERIFICATION_DISPATCH_AFTER),
     )
     published = 0
@@ -77,24 +80,39 @@ def expire_unsent(*, batch_size: int = SWEEP_BATCH_SIZE) -> int:
     expired = SMSVerification.objects.filter(
         id__in=ids, status__in=(DeliveryStatus.QUEUED, DeliveryStatus.SENDING)
     ).update(
-        status=DeliveryStatus.EXPIRED, lease_until=None, error="expired before it could be sent"
+        status=DeliveryStatus.EXPIRED,
+        lease_until=None,
+        lease_owner=None,
+        error="expired before it could be sent",
     )
     metrics.sends("expired", count=expired)
     return expired
 
 
 def purge_old(*, batch_size: int = SWEEP_BATCH_SIZE) -> int:
-    """Rows past VERIFICATION_RETENTION_DAYS (kept until then for stats and audit)."""
+    """Rows past VERIFICATION_RETENTION_DAYS (kept until then for stats and audit), and
+    abuse decisions past ABUSE_DECISION_RETENTION_DAYS."""
     cutoff = timezone.now() - timedelta(days=settings.VERIFICATION_RETENTION_DAYS)
     ids = list(
         SMSVerification.objects.filter(created_at__lt=cutoff).values_list("id", flat=True)[
             :batch_size
         ]
     )
-    if not ids:
-        return 0
-    deleted, _ = SMSVerification.objects.filter(id__in=ids).delete()
-    return deleted
+    deleted = 0
+    if ids:
+        deleted, _ = SMSVerification.objects.filter(id__in=ids).delete()
+    return deleted + decisions.purge_old(batch_size=batch_size)
+
+
+def refresh_tariff() -> dict[str, Decimal]:
+    """The provider's prices, kept in Redis for the send path's spend caps."""
+    prices = get_gateway().tariff()
+    if prices:
+        budget.store_tariff(prices)
+        logger.info("GreenSMS tariff: %s", ", ".join(f"{k} {v}" for k, v in prices.items()))
+    else:
+        logger.warning("GreenSMS tariff is empty; spend caps use GREEN_SMS_PRICE")
+    return prices
 
 
 def check_balance() -> Decimal:

@@ -55,11 +55,21 @@ class SMSVerification(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     lease_until = models.DateTimeField(null=True, blank=True)  # queued/sending: owner's deadline
+    # The claim's fencing token: every later write of that attempt filters on it, so a late
+    # worker never overwrites a newer attempt (verification/sending.py).
+    lease_owner = models.UUIDField(null=True, blank=True, editable=False)
+    # A queued row waiting for its retry: no claim before this time.
+    retry_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     status_checked_at = models.DateTimeField(null=True, blank=True)
     error = models.CharField(max_length=255, blank=True, default="")
     client_ip = models.GenericIPAddressField(null=True, blank=True)
+    # The SMS text's language, chosen at the request; the worker renders the text later.
+    # A database default too: processes of the previous release still insert rows.
+    language = models.CharField(max_length=8, default="ru", db_default="ru")
+    # When the client that asked for this code may ask again (the doubling cooldown, §11).
+    resend_available_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "SMS verification"
@@ -78,6 +88,16 @@ class SMSVerification(models.Model):
             # The poller's claim: rows in `sent`, oldest first. Partial, so it holds only the
             # few rows awaiting a delivery report (the claim: 49 ms -> ~1 ms at 100k rows).
             models.Index(fields=("sent_at",), name="verif_poll_queue", condition=Q(status="sent")),
+            # /metrics' oldest unsent code: the live unsent row that expires first. Partial,
+            # so it holds only the backlog, and a backlog of expired rows the sweeper has not
+            # reached yet is skipped by the range scan instead of walked.
+            models.Index(
+                fields=("expires_at",),
+                name="verif_unsent_expiry",
+                condition=Q(status__in=("queued", "sending")),
+            ),
+            # Per-IP send limits counted from the database while Redis is down.
+            models.Index(fields=("client_ip", "created_at"), name="verif_ip_created"),
         ]
 
     def __str__(self) -> str:
@@ -95,3 +115,54 @@ class SMSVerification(models.Model):
         if not self.request_id:
             return "no_request_id"
         return "pending"
+
+
+class AbuseDecision(models.Model):
+    """A request on which an abuse rule of SPEC §11 fired; clean requests leave no row."""
+
+    class Outcome(models.TextChoices):
+        BLOCKED = "blocked", "blocked"  # ABUSE_PROTECTION=deny: refused with 429 `blocked`
+        RECORDED = "recorded", "recorded"  # record_only: let through, written down
+
+    created_at = models.DateTimeField(default=timezone.now)
+    phone = models.CharField(max_length=16)
+    country = models.CharField(max_length=2, blank=True, default="")
+    prefix = models.CharField(max_length=8, blank=True, default="")
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    rules = models.CharField(max_length=255)  # comma-separated rule ids
+    decision = models.CharField(max_length=16, choices=Outcome.choices)
+
+    class Meta:
+        ordering = ("-created_at",)
+        indexes = [models.Index(fields=("created_at",), name="abuse_created")]
+
+    def __str__(self) -> str:
+        return f"{self.decision} {self.phone} ({self.rules})"
+
+
+class HourlyStatistics(models.Model):
+    """Codes requested in one hour, per country and channel: the statistics page's rollup.
+
+    Written by verification/statistics_rollup.py once the hour's counts can no longer change,
+    so the page reads a few hundred rows instead of aggregating a month of verifications.
+    Each rolled-up hour also has a row with country and channel "*" (its totals), even when
+    no code was requested: it marks the hour as done.
+    """
+
+    hour = models.DateTimeField()
+    country = models.CharField(max_length=3)  # ISO 3166 alpha-2, "ZZ" unknown, "*" total
+    channel = models.CharField(max_length=16)
+    sent = models.PositiveIntegerField(default=0)
+    delivered = models.PositiveIntegerField(default=0)
+    verified = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "hourly statistics"
+        constraints = [
+            models.UniqueConstraint(
+                fields=("hour", "country", "channel"), name="hourly_stats_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H:00} {self.country} {self.channel}"

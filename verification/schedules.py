@@ -29,6 +29,13 @@ def periodic_tasks() -> dict[str, tuple[str, int, str]]:
         "Check GreenSMS balance": (
             "maintenance.check_balance", settings.GREEN_SMS_BALANCE_INTERVAL, "maintenance"
         ),
+        "Refresh GreenSMS tariff": (
+            "maintenance.refresh_tariff", settings.GREEN_SMS_TARIFF_INTERVAL, "maintenance"
+        ),
+        "Roll up statistics": (
+            "maintenance.rollup_statistics", settings.VERIFICATION_STATS_ROLLUP_INTERVAL,
+            "maintenance",
+        ),
     }  # fmt: skip
 
 

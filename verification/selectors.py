@@ -16,6 +16,11 @@ def verification_get(*, verification_id: uuid.UUID) -> SMSVerification:
     )
 
 
+def verification_channel(*, verification_id: uuid.UUID) -> str:
+    """The channel the code went out on (a fallback may have changed it since the send)."""
+    return SMSVerification.objects.values_list("channel", flat=True).get(id=verification_id)
+
+
 def verification_by_request_id(*, request_id: str) -> SMSVerification | None:
     return SMSVerification.objects.filter(request_id=request_id).first()
 
@@ -24,7 +29,7 @@ def verification_current(*, phone: str) -> SMSVerification | None:
     """The phone's newest live code: only it can be confirmed (a new code retires older)."""
     return (
         SMSVerification.objects.filter(phone=phone, is_used=False, expires_at__gt=timezone.now())
-        .only("id", "channel", "code_hash", "attempts", "expires_at")
+        .only("id", "channel", "code_hash", "attempts", "expires_at", "client_ip")
         .order_by("-created_at")
         .first()
     )

@@ -1,8 +1,10 @@
 """Sending one code: claim the row, call the provider, record the outcome.
 
 The row's state machine is what makes Celery's at-least-once delivery harmless: a message
-for a row that is not claimable (already sent, failed, expired, or held by a live worker)
-does nothing, so a redelivered or re-dispatched task never sends a second SMS.
+for a row that is not claimable (already sent, failed, expired, held by a live worker, or
+waiting for its retry) does nothing, so a redelivered or re-dispatched task never sends a
+second SMS. The lease is fenced: the claim writes a fresh owner token and every later write
+of that attempt filters on it, so a worker that outlived its lease changes nothing.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from verification import channels, funds, metrics
+from verification import channels, fallback, funds, metrics
 from verification.gateways.errors import (
     InsufficientFunds,
     PermanentProviderError,
@@ -29,14 +31,26 @@ from verification.phones import mask_phone
 
 logger = logging.getLogger(__name__)
 
-# Seconds a claim lasts: longer than the send task's hard time limit (30 s), so a live worker
-# never loses its row, and short enough that beat re-dispatches a dead worker's row quickly.
-SEND_LEASE = 40
+# Seconds a claim lasts beyond the provider call's hard deadline (GREEN_SMS_TIMEOUT, enforced
+# on the socket by the transport, whatever the pool): the claim's and the outcome's database
+# writes. Short enough that beat re-dispatches a dead worker's row quickly.
+SEND_LEASE_MARGIN = 10
 # A send that may have reached the provider (timeout after the request left) is not
 # repeated sooner than this: a slow provider must not get a burst of duplicates.
 AMBIGUOUS_RETRY_MIN = 2.0
 # Longest wait between two attempts; celeryconfig's visibility timeout exceeds it.
 RETRY_BACKOFF_MAX = 45
+# Most jitter added to a pause, so paused sends do not all resume in the same instant.
+SPREAD_MAX = 5.0
+# A retry message that arrives a hair before its row's retry time (timer granularity) comes
+# back this much after it instead of doing nothing.
+NOT_DUE_SLACK = 0.05
+
+
+def send_lease() -> float:
+    """Seconds a claim lasts: derived from the provider call's hard deadline, not from a
+    task time limit the threads pool does not enforce (sms_check compares it)."""
+    return float(settings.GREEN_SMS_TIMEOUT) + SEND_LEASE_MARGIN
 
 
 @dataclass(frozen=True)
@@ -53,7 +67,8 @@ def verification_send(*, verification_id: str | uuid.UUID, retries: int) -> Send
 
     row = _claim(verification_id)
     if row is None:
-        return SendResult()  # expired, already handled, or in another worker's hands
+        # Expired, already handled, or in another worker's hands; or not due yet.
+        return SendResult(retry_in=_not_due_for(verification_id))
 
     try:
         with metrics.provider_call("send"):
@@ -64,24 +79,32 @@ def verification_send(*, verification_id: str | uuid.UUID, retries: int) -> Send
         return _retry_or_fail(row, exc, pause + _spread(pause))
     except PermanentProviderError as exc:
         logger.error("send of %s failed permanently: %s", row.id, exc.reason)
-        _finish(row, DeliveryStatus.FAILED, error=exc.reason)
+        if not _finish(row, DeliveryStatus.FAILED, error=exc.reason):
+            return SendResult()  # the lease ran out under us: the row's owner decides
         metrics.sends("failed", channel=row.channel)
+        if fallback.can_help(exc):
+            fallback.verification_fall_back(verification_id=row.id, reason=exc.reason)
         return SendResult()
     except TransientProviderError as exc:
         return _retry_or_fail(row, exc, _backoff(retries, ambiguous=exc.ambiguous))
 
-    now = timezone.now()
     request_id = dispatched.request_id
     # A flash call's code is known only now: its HMAC lands with the request id.
     code_fields = {"code_hash": dispatched.code_hash} if dispatched.code_hash else {}
-    SMSVerification.objects.filter(id=row.id, status=DeliveryStatus.SENDING).update(
+    recorded = _owned(row).update(
         status=DeliveryStatus.SENT,
         request_id=request_id,
-        sent_at=now,
+        sent_at=timezone.now(),
         lease_until=None,
+        lease_owner=None,
         error="",
         **code_fields,
     )
+    if not recorded:
+        # The lease ran out under us and the row moved on (re-dispatched, expired): its
+        # current owner decides; this late answer only goes to the log.
+        logger.warning("send of %s answered after its lease (request_id %s)", row.id, request_id)
+        return SendResult()
     logger.info(
         "sent %s to %s by %s (request_id %s)",
         row.id,
@@ -94,22 +117,54 @@ def verification_send(*, verification_id: str | uuid.UUID, retries: int) -> Send
 
 
 def _claim(verification_id: str | uuid.UUID) -> SMSVerification | None:
-    """One conditional UPDATE: queued (or a lapsed claim) -> sending, while the code lives."""
+    """One conditional UPDATE: queued and due (or a lapsed claim) -> sending, while the code
+    lives, under a fresh owner token that every later write of this attempt filters on."""
     now = timezone.now()
+    owner = uuid.uuid4()
+    due = Q(retry_at__isnull=True) | Q(retry_at__lte=now)
     claimed = SMSVerification.objects.filter(
-        Q(status=DeliveryStatus.QUEUED) | Q(status=DeliveryStatus.SENDING, lease_until__lt=now),
+        Q(status=DeliveryStatus.QUEUED) & due
+        | Q(status=DeliveryStatus.SENDING, lease_until__lt=now),
         id=verification_id,
         expires_at__gt=now,
     ).update(
         status=DeliveryStatus.SENDING,
-        lease_until=now + timedelta(seconds=SEND_LEASE),
+        lease_owner=owner,
+        lease_until=now + timedelta(seconds=send_lease()),
+        retry_at=None,
         send_attempts=F("send_attempts") + 1,
     )
     if not claimed:
         return None
-    return SMSVerification.objects.only("id", "phone", "channel", "code_seed", "expires_at").get(
-        id=verification_id
+    return (
+        SMSVerification.objects.only(
+            "id", "phone", "channel", "code_seed", "expires_at", "language", "lease_owner"
+        )
+        .filter(id=verification_id, lease_owner=owner)
+        .first()
     )
+
+
+def _owned(row: SMSVerification) -> QuerySet[SMSVerification]:
+    """The row, only while this attempt still holds it (the fence of every later write)."""
+    return SMSVerification.objects.filter(
+        id=row.id, status=DeliveryStatus.SENDING, lease_owner=row.lease_owner
+    )
+
+
+def _not_due_for(verification_id: str | uuid.UUID) -> float | None:
+    """Seconds until a queued row's retry is due, when that is why the claim failed."""
+    now = timezone.now()
+    retry_at = (
+        SMSVerification.objects.filter(
+            id=verification_id, status=DeliveryStatus.QUEUED, retry_at__gt=now, expires_at__gt=now
+        )
+        .values_list("retry_at", flat=True)
+        .first()
+    )
+    if retry_at is None:
+        return None
+    return (retry_at - now).total_seconds() + NOT_DUE_SLACK
 
 
 def _backoff(retries: int, *, ambiguous: bool) -> float:
@@ -122,7 +177,7 @@ def _backoff(retries: int, *, ambiguous: bool) -> float:
 
 def _spread(pause: float) -> float:
     """Jitter so paused sends do not all resume in the same instant."""
-    return random.uniform(0, min(5.0, pause / 4))  # noqa: S311 - jitter, not a secret
+    return random.uniform(0, min(SPREAD_MAX, pause / 4))  # noqa: S311 - jitter, not a secret
 
 
 def _retry_or_fail(row: SMSVerification, exc: ProviderError, delay: float) -> SendResult:
@@ -133,14 +188,20 @@ def _retry_or_fail(row: SMSVerification, exc: ProviderError, delay: float) -> Se
         _finish(row, DeliveryStatus.FAILED, error=f"retries exhausted: {exc.reason}")
         metrics.sends("failed", channel=row.channel)
         return SendResult()
-    logger.warning("send of %s: %s; retrying in %.1f s", row.id, exc.reason, delay)
-    metrics.sends("retry", channel=row.channel)
-    SMSVerification.objects.filter(id=row.id, status=DeliveryStatus.SENDING).update(
+    retry_at = now + timedelta(seconds=delay)
+    handed_back = _owned(row).update(
         status=DeliveryStatus.QUEUED,
+        lease_owner=None,
+        retry_at=retry_at,
         # Beat leaves the row alone until the retry is due (plus a claim's length).
-        lease_until=now + timedelta(seconds=delay + SEND_LEASE),
+        lease_until=retry_at + timedelta(seconds=send_lease()),
         error=exc.reason,
     )
+    if not handed_back:
+        logger.warning("send of %s: %s, after its lease; left to its owner", row.id, exc.reason)
+        return SendResult()
+    logger.warning("send of %s: %s; retrying in %.1f s", row.id, exc.reason, delay)
+    metrics.sends("retry", channel=row.channel)
     return SendResult(retry_in=delay)
 
 
@@ -150,7 +211,11 @@ def _postpone(verification_id: str | uuid.UUID, delay: float) -> SendResult:
     retry_at = now + timedelta(seconds=delay)
     postponed = SMSVerification.objects.filter(
         id=verification_id, status=DeliveryStatus.QUEUED, expires_at__gt=retry_at
-    ).update(lease_until=retry_at + timedelta(seconds=SEND_LEASE), error="sends paused: funds")
+    ).update(
+        retry_at=retry_at,
+        lease_until=retry_at + timedelta(seconds=send_lease()),
+        error="sends paused: funds",
+    )
     if not postponed:
         failed = SMSVerification.objects.filter(
             id=verification_id, status=DeliveryStatus.QUEUED, expires_at__gt=now
@@ -160,7 +225,9 @@ def _postpone(verification_id: str | uuid.UUID, delay: float) -> SendResult:
     return SendResult(retry_in=delay)
 
 
-def _finish(row: SMSVerification, status: str, *, error: str) -> None:
-    SMSVerification.objects.filter(id=row.id, status=DeliveryStatus.SENDING).update(
-        status=status, error=error[:255], lease_until=None
+def _finish(row: SMSVerification, status: str, *, error: str) -> bool:
+    """True when this attempt still held the row and recorded `status`."""
+    finished = _owned(row).update(
+        status=status, error=error[:255], lease_until=None, lease_owner=None
     )
+    return bool(finished)

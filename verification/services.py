@@ -17,12 +17,12 @@ from django.db.models import Count, F, Min, Q, Sum
 from django.utils import timezone
 
 from verification import codes, dispatch
+from verification.abuse import fallback, guard, policy
 from verification.cache import verification_cache
 from verification.exceptions import InvalidCode, InvalidPhone, RateLimited
 from verification.gateways import get_gateway
 from verification.models import Channel, SMSVerification
 from verification.phones import mask_phone, normalize_phone
-from verification.ratelimit import Hit, Limit, rate_limiter
 from verification.redis_client import RedisUnavailable
 from verification.selectors import verification_current
 
@@ -32,32 +32,43 @@ HOUR = 3600
 
 
 def verification_create(
-    *, phone: str, client_ip: str | None = None, channel: str = Channel.SMS
+    *,
+    phone: str,
+    client_ip: str | None = None,
+    channel: str = Channel.SMS,
+    language: str = "ru",
 ) -> SMSVerification:
     """Store a new code for `phone` (E.164) and enqueue its message once the row is committed.
 
-    Retires the phone's earlier unused codes. Raises RateLimited.
+    Retires the phone's earlier unused codes. Raises PhoneNotAllowed, RateLimited, Blocked
+    or SendingPaused (abuse protection, verification/abuse/).
     """
+    facts = policy.screen_phone(phone)
     material = codes.new_material(channel=channel)
     now = material.created_at
     verification = SMSVerification(
-        phone=phone, channel=channel, client_ip=client_ip, **material.row_fields()
+        phone=phone,
+        channel=channel,
+        client_ip=client_ip,
+        language=language,
+        **material.row_fields(),
     )
 
-    limits = [Limit(f"send:phone:{phone}", settings.RATE_LIMIT_SEND_PER_HOUR, HOUR)]
-    if client_ip:
-        limits.append(Limit(f"send:ip:{client_ip}", settings.RATE_LIMIT_SEND_PER_IP_PER_HOUR, HOUR))
     try:
-        # The limits and the verify path's cache entry, in one round trip.
-        hit: Hit | None = rate_limiter.hit(
-            limits, then_set=verification_cache.entry(phone, verification)
+        # Every check and the verify path's cache entry, in one round trip.
+        clearance: guard.Clearance | None = guard.check_send(
+            phone=phone,
+            facts=facts,
+            client_ip=client_ip,
+            channel=channel,
+            then_set=verification_cache.entry(phone, verification),
         )
     except RedisUnavailable:
-        hit = None  # counted from the database below
-    if hit is not None and hit.retry_after:
-        raise RateLimited(hit.retry_after)
+        clearance = None  # counted from the database below
+    if clearance is not None:
+        verification.resend_available_at = now + timedelta(seconds=clearance.cooldown)
 
-    if hit is not None and hit.hits == 1 and settings.VERIFICATION_CODE_TTL <= HOUR:
+    if clearance is not None and clearance.hits == 1 and settings.VERIFICATION_CODE_TTL <= HOUR:
         # The phone's first code this hour: no earlier code can still be live, so there is
         # nothing to retire and the INSERT commits on its own (one round trip, and the
         # publish below runs at once since there is no transaction to wait for).
@@ -65,9 +76,10 @@ def verification_create(
         dispatch.enqueue_send(verification.id, expires_at=verification.expires_at)
     else:
         with transaction.atomic():
-            if hit is None:
+            if clearance is None:
                 _lock_phone(phone)
-                _check_send_limit_in_db(phone, now)
+                cooldown = fallback.check_send(phone=phone, client_ip=client_ip, now=now)
+                verification.resend_available_at = now + timedelta(seconds=cooldown)
             SMSVerification.objects.filter(phone=phone, is_used=False, expires_at__gt=now).update(
                 expires_at=now
             )
@@ -77,16 +89,14 @@ def verification_create(
     return verification
 
 
-def verification_check(*, phone: str, code: str) -> uuid.UUID:
+def verification_check(*, phone: str, code: str, client_ip: str | None = None) -> uuid.UUID:
     """Mark the phone's current code used if `code` is right; returns the row's id.
 
     Raises InvalidCode or RateLimited.
     Wrong, expired, used, burned and unknown all raise the same InvalidCode.
     """
     try:
-        retry_after: int | None = rate_limiter.hit(
-            [Limit(f"verify:phone:{phone}", settings.RATE_LIMIT_VERIFY_PER_HOUR, HOUR)]
-        ).retry_after
+        retry_after: int | None = guard.check_verify(phone=phone, client_ip=client_ip)
     except RedisUnavailable:
         retry_after = _verify_retry_after_from_db(phone)
     if retry_after:
@@ -103,9 +113,10 @@ def verification_check(*, phone: str, code: str) -> uuid.UUID:
         if not codes.code_matches(row.code_hash, row.id, code):
             _count_wrong_attempt(row.id)
             raise InvalidCode()
-        verification_id, code_hash = row.id, row.code_hash
+        verification_id, code_hash, requested_by = row.id, row.code_hash, row.client_ip
     else:
         verification_id, code_hash = active.id, active.code_hash
+        requested_by = active.client_ip
 
     now = timezone.now()
     used = SMSVerification.objects.filter(
@@ -118,7 +129,9 @@ def verification_check(*, phone: str, code: str) -> uuid.UUID:
     ).update(is_used=True, used_at=now)
     if not used:
         raise InvalidCode()  # used, expired, burned or replaced (fallback) meanwhile
-    verification_cache.forget(phone)
+    guard.code_verified(
+        phone=phone, requested_by=requested_by, forget_key=verification_cache.key(phone)
+    )
     logger.info("verification %s confirmed for %s", verification_id, mask_phone(phone))
     return verification_id
 
@@ -137,14 +150,6 @@ def _lock_phone(phone: str) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [phone])
 
 
-def _check_send_limit_in_db(phone: str, now: datetime) -> None:
-    recent = SMSVerification.objects.filter(
-        phone=phone, created_at__gt=now - timedelta(seconds=HOUR)
-    ).aggregate(count=Count("id"), oldest=Min("created_at"))
-    if recent["count"] >= settings.RATE_LIMIT_SEND_PER_HOUR:
-        raise RateLimited(_seconds_until(recent["oldest"] + timedelta(seconds=HOUR)))
-
-
 def _verify_retry_after_from_db(phone: str) -> int | None:
     """Verify requests of the last hour as the rows record them: wrong guesses and uses."""
     now = timezone.now()
@@ -158,7 +163,9 @@ def _verify_retry_after_from_db(phone: str) -> int | None:
         used=Count("id", filter=Q(used_at__gt=window_start)),
         oldest=Min("created_at"),
     )
-    if (totals["wrong"] or 0) + totals["used"] < settings.RATE_LIMIT_VERIFY_PER_HOUR:
+    # Rows do not record who guessed: only the per-phone ceiling can be counted here.
+    limit = settings.RATE_LIMIT_VERIFY_PER_HOUR * settings.RATE_LIMIT_PHONE_CEILING
+    if (totals["wrong"] or 0) + totals["used"] < limit:
         return None
     return _seconds_until(totals["oldest"] + timedelta(seconds=HOUR))
 

@@ -7,7 +7,7 @@ import logging
 from celery import Task
 
 from project.celery import app
-from verification import housekeeping
+from verification import housekeeping, statistics_rollup
 from verification.gateways.errors import ProviderError
 
 logger = logging.getLogger(__name__)
@@ -40,6 +40,21 @@ def sweep(self: Task, chain: int = 0) -> dict[str, int]:
     if expired or purged:
         logger.info("sweep: %s expired, %s purged (chain %s)", expired, purged, chain)
     return {"expired": expired, "purged": purged}
+
+
+@app.task(name="maintenance.refresh_tariff")
+def refresh_tariff() -> dict[str, str] | None:
+    try:
+        prices = housekeeping.refresh_tariff()
+    except ProviderError as exc:
+        logger.warning("could not read the GreenSMS tariff: %s", exc.reason)
+        return None
+    return {channel: str(price) for channel, price in prices.items()}
+
+
+@app.task(name="maintenance.rollup_statistics")
+def rollup_statistics() -> int:
+    return statistics_rollup.rollup()
 
 
 @app.task(name="maintenance.check_balance")

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -93,18 +94,27 @@ def wait_until(condition, timeout: float, what: str, run: MakeRun) -> None:  # t
         time.sleep(0.5)
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @pytest.fixture
 def make_run(tmp_path: Path) -> Iterator[MakeRun]:
-    # A fresh SQLite database (make run's default), the caller's Redis; nothing else from the
-    # caller's environment, so `make run`'s own defaults (debug mode, its ports) are tested.
+    # A fresh SQLite database (make run's default) and a Redis URL nobody answers, so make run
+    # starts its bundled Redis: its queues are its own (a test worker on the suite's Redis
+    # would take its messages). Nothing else from the caller's environment, so make run's
+    # own defaults (debug mode, its ports) are what is tested.
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("DJANGO_", "GREEN_SMS_", "FLOWER_", "WEB_", "CELERY_"))
-        and key not in {"DATABASE_URL", "PORT", "HOST"}
+        and key not in {"DATABASE_URL", "REDIS_URL", "PORT", "HOST"}
     }
     env.update(
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
         WEB_CONCURRENCY="1",
         WORKER_CONCURRENCY="4",
     )

@@ -40,6 +40,9 @@ class DebugGateway:
     def balance(self) -> Decimal:
         return Decimal(str(settings.GREEN_SMS_DEBUG_BALANCE))
 
+    def tariff(self) -> dict[str, Decimal]:
+        return {"sms": Decimal(str(settings.GREEN_SMS_PRICE))}
+
 
 def _e164(phone: str) -> str:
     return phone if phone.startswith("+") else "+" + phone

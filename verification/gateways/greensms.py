@@ -136,6 +136,9 @@ class GreenSMSGateway:
         reply = _call(self._client.account.balance, {})
         return _as_decimal(reply.get("balance"))
 
+    def tariff(self) -> dict[str, Decimal]:
+        return parse_tariff(_call(self._client.account.tariff, {}))
+
 
 # A flash call's code: the caller id's last 4 digits (SPEC §13).
 CALL_CODE_LENGTH = 4
@@ -158,6 +161,28 @@ def _call(api_func: Callable[..., Mapping[str, Any]], params: dict[str, str]) ->
         # local (Cerberus) validation: nothing was sent. Field names only, never values.
         fields = ", ".join(sorted(getattr(exc, "params", None) or {})) or "unknown"
     raise InvalidParameters("invalid parameters (rejected by client): " + fields)
+
+
+def parse_tariff(reply: Mapping[str, Any]) -> dict[str, Decimal]:
+    """Prices per channel from `account.tariff`: entries `{"type": "sms", "price": 2.5}`
+    under `data` (or `{"sms": 2.5}` directly). Entries without a usable price are skipped;
+    where a channel has several prices (destinations), the highest is the safe one to
+    reserve."""
+    entries = reply.get("data")
+    if not isinstance(entries, list):
+        entries = [{"type": key, "price": value} for key, value in reply.items()]
+    prices: dict[str, Decimal] = {}
+    for entry in entries:
+        if not isinstance(entry, Mapping):
+            continue
+        channel = entry.get("type") or entry.get("channel") or entry.get("service")
+        try:
+            price = _as_decimal(entry.get("price", entry.get("cost")))
+        except MalformedResponse:
+            continue
+        if isinstance(channel, str) and channel and price > 0:
+            prices[channel] = max(price, prices.get(channel, price))
+    return prices
 
 
 def _as_int(value: object) -> int | None:

@@ -17,9 +17,10 @@ from typing import Any
 import requests
 from greensms.http.rest import HttpClient
 from greensms.utils.attr_dict import AttrDict
-from requests.adapters import HTTPAdapter
+from urllib3.util import Timeout
 
 from verification.gateways.classify import parse_response, transport_error
+from verification.gateways.deadline import Deadline, DeadlineAdapter
 
 # Sized for a threads/gevent worker pool: a thread never waits for a connection
 # (pool_block=False); beyond 64 concurrent calls extra connections are opened and dropped.
@@ -31,8 +32,8 @@ CONNECT_TIMEOUT_CAP = 3.05
 def split_timeout(total: float) -> tuple[float, float]:
     """(connect, read) summing to `total`: GREEN_SMS_TIMEOUT bounds connect+read (SPEC §3).
 
-    `requests`' read timeout bounds each wait for bytes, not the whole body; the provider's
-    answers are a few dozen bytes, so in practice it bounds the call.
+    `requests`' read timeout bounds each wait for bytes, not the whole call: the call's hard
+    total deadline is `Deadline` (deadline.py), which PooledHttpClient puts around it.
     """
     connect = min(CONNECT_TIMEOUT_CAP, total / 2)
     return connect, total - connect
@@ -49,7 +50,7 @@ def _new_session() -> requests.Session:
     session = requests.Session()
     session.auth = _NoNetrc()
     # No urllib3 retries: a retried send could deliver a code twice; Celery decides retries.
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=POOL_MAXSIZE, max_retries=0)
+    adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=POOL_MAXSIZE, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
@@ -88,14 +89,18 @@ def shared_session() -> requests.Session:
 
 
 class PooledHttpClient(HttpClient):
-    """The client's HttpClient, on the shared session, with timeouts and typed errors.
+    """The client's HttpClient, on the shared session, with a hard deadline and typed errors.
 
     Thread-safe: `request` only reads instance attributes set in `__init__`.
     """
 
     def __init__(self, opts: dict[str, Any], *, timeout: tuple[float, float]) -> None:
         super().__init__(opts)
-        self._timeout = timeout
+        connect, read = timeout
+        self.deadline = connect + read
+        # `total` keeps each socket wait within what is left of the deadline, too. requests
+        # takes urllib3's Timeout as is (its TimeoutSauce), though its stubs do not say so.
+        self._timeout: Any = Timeout(connect=connect, read=read, total=self.deadline)
         self._secrets = tuple(s for s in (self.token, self.default_params.get("pass")) if s)
 
     def request(self, **kwargs: Any) -> AttrDict:
@@ -108,16 +113,19 @@ class PooledHttpClient(HttpClient):
         non_idempotent = method.upper() != "GET"
         error = None
         try:
-            response = shared_session().request(
-                method,
-                kwargs["url"],
-                params=params,
-                headers=headers,
-                timeout=self._timeout,
-                allow_redirects=False,  # a redirect would replay the credentials elsewhere
-            )
+            with Deadline(self.deadline) as deadline:
+                response = shared_session().request(
+                    method,
+                    kwargs["url"],
+                    params=params,
+                    headers=headers,
+                    timeout=self._timeout,
+                    allow_redirects=False,  # a redirect would replay the credentials elsewhere
+                )
         except requests.RequestException as exc:
-            error = transport_error(exc, non_idempotent=non_idempotent)
+            # Whatever a cut socket raised, the call ran out of time.
+            cause = requests.ReadTimeout("total deadline passed") if deadline.fired else exc
+            error = transport_error(cause, non_idempotent=non_idempotent)
         if error is not None:
             # Raised outside the except block so the requests exception (and the URL with
             # the password in it) is not even chained as __context__.

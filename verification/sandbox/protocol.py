@@ -97,6 +97,7 @@ class Provider:
             },
             "/account/balance": Route("GET", self.balance, "balance_calls", faults=True),
             "/account/token": Route("POST", self.token),
+            "/account/tariff": Route("GET", self.tariff),
             "/status": Route("GET", self.general_status, auth=False),
         }
 
@@ -216,6 +217,9 @@ class Provider:
 
     def balance(self, params: Params, login: str) -> Reply:
         return json_reply(200, {"balance": float(self.state.current_balance())})
+
+    def tariff(self, params: Params, login: str) -> Reply:
+        return json_reply(200, {"data": self.state.tariff()})
 
     def token(self, params: Params, login: str) -> Reply:
         try:

@@ -235,6 +235,11 @@ class SandboxState:
         with self._lock:
             return self.balance
 
+    def tariff(self) -> list[dict[str, Any]]:
+        """`GET /account/tariff`: what a message costs here (the SMS price is what a send
+        debits)."""
+        return [{"type": "sms", "price": float(PRICE_PER_SMS), "currency": "RUB"}]
+
     # --- control side ----------------------------------------------------------------
     def messages(self, to: str | None = None) -> list[dict[str, Any]]:
         now = self.clock()

@@ -21,7 +21,7 @@ from django.utils import timezone
 from kombu.exceptions import ChannelError
 
 from project.celery import app as celery_app
-from verification import funds
+from verification import funds, sending
 from verification.gateways.errors import ProviderError
 from verification.health import check_broker, check_database, check_redis
 from verification.management.commands.sms_balance import provider_hint
@@ -95,6 +95,7 @@ def settings_checks() -> list[Check]:
         if settings.GREEN_SMS_SENDER
         else Check(OK, "GREEN_SMS_SENDER", "empty: the account's default sender name"),
         timeout_check(float(settings.GREEN_SMS_TIMEOUT)),
+        visibility_timeout_check(),
         credentials_check(debug=debug),
     ]
 
@@ -131,6 +132,30 @@ def timeout_check(timeout: float) -> Check:
             f"keep it below the {soft_limit} s task limit",
         )
     return Check(OK, "GREEN_SMS_TIMEOUT", f"{timeout:g} s")
+
+
+def visibility_timeout_check() -> Check:
+    """Redis redelivers an unacknowledged message after the visibility timeout: a send task
+    still running (up to the lease) or sleeping on a retry countdown would run twice."""
+    name = "visibility timeout"
+    if urlsplit(celery_app.conf.broker_url or "").scheme not in ("redis", "rediss"):
+        return Check(OK, name, "not used by this broker")
+    timeout = float(celery_app.conf.broker_transport_options.get("visibility_timeout") or 3600)
+    needs = {
+        "longest retry wait": float(sending.RETRY_BACKOFF_MAX),
+        "funds pause": settings.GREEN_SMS_FUNDS_PAUSE + sending.SPREAD_MAX,
+        "send lease": sending.send_lease(),
+    }
+    longest, seconds = max(needs.items(), key=lambda item: item[1])
+    detail = f"{timeout:g} s; " + ", ".join(f"{k} {v:g} s" for k, v in needs.items())
+    if timeout <= seconds:
+        return Check(
+            FAIL,
+            name,
+            detail,
+            f"raise CELERY_VISIBILITY_TIMEOUT above the {longest} ({seconds:g} s)",
+        )
+    return Check(OK, name, detail)
 
 
 def credentials_check(*, debug: bool) -> Check:

@@ -1,4 +1,8 @@
-"""Every channel end to end: the HTTP API, a real worker, the real client and the sandbox."""
+"""Every channel end to end: the HTTP API, a real worker, the real client and the sandbox.
+
+Named to sort after the process-level tests of this folder: those run workers of their own
+on the same broker, and the session's in-process worker (started here) would take their tasks.
+"""
 
 from __future__ import annotations
 
@@ -95,7 +99,8 @@ def test_a_call_code_is_never_stored_or_logged_in_clear(
         assert value != code
         assert not standalone.search(value), field.name
     # and no log line, the worker's included, carries it
-    assert "sent" in caplog.text  # the worker's log was captured
+    # the worker logs its "sent" line just after the UPDATE the wait above saw
+    wait_for(lambda: "sent" in caplog.text)  # the worker's log was captured
     assert not standalone.search(caplog.text)
     # and a wrong 4-digit guess is refused while the provider's code works
     wrong = f"{(int(code) + 1) % 10_000:04d}"
