@@ -149,7 +149,7 @@ def measure_scrape(rows: int) -> list[str]:
     parts = (
         (f"GET /metrics at {rows:,} rows ({size:,} bytes)", lambda: client.get("/metrics")),
         ("… Redis: every counter and histogram, one round trip", metrics_collector._read_redis),
-        ("… oldest unsent code (two indexed queries)", metrics_collector.oldest_unsent_age),
+        ("… oldest unsent code (one partial-index probe)", metrics_collector.oldest_unsent_age),
         ("… broker queue depths (Redis: 12 LLEN, one round trip)", metrics_collector.queue_depths),
     )
     return [f"| {label} | {ms(timed(function, 50))} |" for label, function in parts]
