@@ -76,14 +76,26 @@ def task_events() -> Iterator[TaskEvents]:
 
 @pytest.fixture
 def sms_queue() -> Iterator[Any]:
-    """The broker's `sms` queue, emptied before and after the test."""
-    with celery_app.connection_for_write() as conn:
-        # The app's Queue, not a name: RabbitMQ refuses to redeclare a quorum queue as classic.
-        queue = conn.SimpleQueue(celery_app.amqp.queues["sms"])  # type: ignore[arg-type]
-        queue.clear()
-        yield queue
-        queue.clear()
-        queue.close()
+    """The broker's `sms` queue, emptied before and after the test.
+
+    A session's `live_worker`, if one runs, stops consuming `sms` meanwhile, so what the test
+    publishes stays there for it to read (a message the worker was already fetching is
+    handed back to the queue by kombu).
+    """
+    for worker in _live_workers:
+        consume_sms(worker, consume=False)
+    try:
+        with celery_app.connection_for_write() as conn:
+            # The app's Queue, not a name: RabbitMQ refuses to redeclare a quorum queue as
+            # a classic one.
+            queue = conn.SimpleQueue(celery_app.amqp.queues["sms"])  # type: ignore[arg-type]
+            queue.clear()
+            yield queue
+            queue.clear()
+            queue.close()
+    finally:
+        for worker in _live_workers:
+            consume_sms(worker, consume=True)
 
 
 @pytest.fixture
@@ -102,6 +114,10 @@ def pytest_report_header() -> str:
         f"database: {db['ENGINE']} {db.get('NAME')}; redis: {settings.REDIS_URL}; "
         f"broker: {broker.scheme}://{broker.hostname}:{broker.port}{broker.path}"
     )
+
+
+# The session's running `live_worker`, once a test has started it.
+_live_workers: list[Any] = []
 
 
 @pytest.fixture(scope="session")
@@ -128,7 +144,9 @@ def live_worker(django_db_setup: None, django_db_blocker: Any) -> Iterator[Any]:
         loglevel="WARNING",
         shutdown_timeout=30,
     ) as worker:
+        _live_workers.append(worker)
         yield worker
+        _live_workers.remove(worker)
     _drop_other_sessions(django_db_blocker)
 
 

@@ -55,6 +55,15 @@ def broker_url_at(port: int) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def consume_sms(worker: Any, *, consume: bool) -> None:
+    """Stop or resume an in-process worker's `sms` consumer, by remote control: the worker's
+    own thread owns its broker connection (an AMQP channel must not be shared by threads)."""
+    control = celery_app.control.add_consumer if consume else celery_app.control.cancel_consumer
+    control("sms", destination=[worker.hostname], reply=True, timeout=10)
+    if consume:
+        celery_app.amqp.queues.select_add(celery_app.amqp.queues["sms"])
+
+
 def broker_is_amqp() -> bool:
     return bool(celery_app.conf.broker_url.startswith(("amqp", "pyamqp")))
 

@@ -10,6 +10,7 @@ import logging
 import re
 from typing import Any
 
+import jwt
 import pytest
 
 from tests.helpers import wait_for
@@ -29,6 +30,13 @@ def all_channels(settings: Any) -> Any:
     return settings
 
 
+def _token_claims(api_client: Any, token: str) -> dict[str, Any]:
+    """The token as another backend checks it: against the published JWKS."""
+    keys = jwt.PyJWKSet.from_dict(api_client.get("/.well-known/jwks.json").json())
+    key = keys[jwt.get_unverified_header(token)["kid"]]
+    return dict(jwt.decode(token, key.key, algorithms=["EdDSA"], options={"verify_aud": False}))
+
+
 def _code_from(message: dict[str, Any]) -> str:
     """What the user would read: the caller id's last digits, the spoken digits, the text's."""
     if message["channel"] == "call":
@@ -46,7 +54,9 @@ def test_a_code_by_each_channel_reaches_the_provider_verifies_and_is_tracked(
 ):
     # when a client asks for a code by this channel
     response = api_client.post(
-        "/api/auth/send-code/", {"phone": PHONE, "channel": channel}, format="json"
+        "/api/auth/send-code/",
+        {"phone": PHONE, "channel": channel, "language": "en"},
+        format="json",
     )
     assert response.status_code == 202
     assert response.json()["channel"] == channel
@@ -55,6 +65,8 @@ def test_a_code_by_each_channel_reaches_the_provider_verifies_and_is_tracked(
     # then the provider gets exactly one request through that channel's module
     [message] = wait_for(lambda: greensms_sandbox.messages(to=PHONE))
     assert message["channel"] == channel
+    if channel == "voice":
+        assert message["language"] == "en"  # the robot speaks the request's language
     wait_for(lambda: SMSVerification.objects.filter(id=verification_id, status="sent").first())
     code = _code_from(message)
     assert len(code) == length
@@ -64,6 +76,10 @@ def test_a_code_by_each_channel_reaches_the_provider_verifies_and_is_tracked(
         "/api/auth/verify-code/", {"phone": PHONE, "code": code}, format="json"
     )
     assert verify.status_code == 200, verify.json()
+    # and its proof token names the channel (SPEC §12: amr = [channel])
+    claims = _token_claims(api_client, verify.json()["token"])
+    assert claims["amr"] == [channel]
+    assert claims["vid"] == verification_id
 
     # and the channel's own status module reports the delivery
     def delivered() -> SMSVerification | None:

@@ -10,6 +10,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
+import jwt
 import pytest
 from django.utils import timezone
 
@@ -86,7 +87,14 @@ def test_an_sms_whose_delivery_failed_falls_back_once_with_a_new_code(
 
     # and the SMS's code stopped working while the new one works
     assert _verify(api_client, sms_code) == 400
-    assert _verify(api_client, new_code) == 200
+    verified = api_client.post(
+        "/api/auth/verify-code/", {"phone": PHONE, "code": new_code}, format="json"
+    )
+    assert verified.status_code == 200
+    # and the proof token names the channel the code went out on
+    assert jwt.decode(verified.json()["token"], options={"verify_signature": False})["amr"] == [
+        channel
+    ]
 
     # and a failure of the fallback's own delivery brings no second fallback
     greensms_sandbox.configure(final_status=2)

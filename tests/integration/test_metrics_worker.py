@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from project.celery import app as celery_app
-from tests.helpers import wait_for
+from tests.helpers import consume_sms, wait_for
 from tests.scrape import Samples, scrape
 from verification.models import SMSVerification
 from workers import heartbeat
@@ -112,13 +112,6 @@ def test_insufficient_funds_opens_the_breaker_and_counts_a_retry(api_client, sen
     wait_for(lambda: scrape(api_client).value("verification_funds_breaker_open") == 0)
 
 
-def consume_sms(worker: object, *, consume: bool) -> None:
-    """Stop or resume the worker's `sms` consumer, by remote control: the worker's own thread
-    owns its broker connection (an AMQP channel is not to be shared between threads)."""
-    control = celery_app.control.add_consumer if consume else celery_app.control.cancel_consumer
-    control("sms", destination=[worker.hostname], reply=True, timeout=10)  # type: ignore[attr-defined]
-
-
 @pytest.fixture
 def stopped_sms_consumer(live_worker) -> Iterator[object]:
     """The worker stops consuming `sms` (as if every sending worker were down)."""
@@ -130,7 +123,6 @@ def stopped_sms_consumer(live_worker) -> Iterator[object]:
         yield live_worker
     finally:
         consume_sms(live_worker, consume=True)
-        celery_app.amqp.queues.select_add(celery_app.amqp.queues["sms"])
 
 
 def test_a_stopped_workers_backlog_shows_as_depth_and_age(
@@ -159,3 +151,24 @@ def test_a_stopped_workers_backlog_shows_as_depth_and_age(
     assert samples.value("verification_oldest_queued_seconds") == 0
     assert samples.value("verification_workers", queue="sms") == 1
     assert samples.value("verification_sends_total", channel="sms", result="sent") == 3
+
+
+def test_the_channel_label_follows_the_rows_channel(api_client, sending, settings):
+    # given: flash calls are offered besides SMS
+    settings.VERIFICATION_CHANNELS = ["sms", "call"]
+
+    # when: one code is asked for by call, one by SMS, and both are delivered
+    call = api_client.post(SEND, {"phone": "+79995550001", "channel": "call"}, format="json")
+    sms = api_client.post(SEND, {"phone": "+79995550002"}, format="json")
+    ids = [call.json()["verification_id"], sms.json()["verification_id"]]
+    wait_for(lambda: statuses(ids) == {"sent"})
+    poll_delivery_statuses.delay()
+    wait_for(lambda: statuses(ids) == {"delivered"})
+
+    # then
+    samples = scrape(api_client)
+    for channel in ("call", "sms"):
+        assert samples.value("verification_sends_total", channel=channel, result="sent") == 1
+        assert (
+            samples.value("verification_deliveries_total", channel=channel, status="delivered") == 1
+        )
