@@ -12,7 +12,14 @@ from django_redis import get_redis_connection
 from rest_framework.test import APIClient
 
 from project.celery import app as celery_app
-from tests.helpers import DEAD_REDIS_URL, QUEUES, TaskEvents, broker_url_at, swap_broker
+from tests.helpers import (
+    DEAD_REDIS_URL,
+    QUEUES,
+    TaskEvents,
+    broker_url_at,
+    consume_sms,
+    swap_broker,
+)
 from verification.redis_client import breaker as redis_breaker
 
 pytest_plugins = ["tests.sandbox_fixtures"]
