@@ -58,8 +58,12 @@ def broker_url_at(port: int) -> str:
 def consume_sms(worker: Any, *, consume: bool) -> None:
     """Stop or resume an in-process worker's `sms` consumer, by remote control: the worker's
     own thread owns its broker connection (an AMQP channel must not be shared by threads)."""
+    from workers.heartbeat import consumed_queues
+
     control = celery_app.control.add_consumer if consume else celery_app.control.cancel_consumer
     control("sms", destination=[worker.hostname], reply=True, timeout=10)
+    # The worker answers before its consumer has (re)started: wait for the consumer itself.
+    wait_for(lambda: ("sms" in consumed_queues(worker)) == consume, timeout=10)
     if consume:
         celery_app.amqp.queues.select_add(celery_app.amqp.queues["sms"])
 

@@ -110,7 +110,8 @@ def make_run(tmp_path: Path) -> Iterator[MakeRun]:
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("DJANGO_", "GREEN_SMS_", "FLOWER_", "WEB_", "CELERY_"))
-        and key not in {"DATABASE_URL", "REDIS_URL", "PORT", "HOST"}
+        # MAKEFLAGS would hand make run an enclosing `make test BROKER=...`'s variables.
+        and key not in {"DATABASE_URL", "REDIS_URL", "PORT", "HOST", "MAKEFLAGS", "MFLAGS"}
     }
     env.update(
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",

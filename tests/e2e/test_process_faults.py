@@ -20,7 +20,7 @@ import pytest
 from django.db import connection
 
 from project.celery import app as celery_app
-from tests.helpers import broker_is_amqp, broker_url_at, swap_broker, wait_for
+from tests.helpers import QUEUES, broker_is_amqp, broker_url_at, swap_broker, wait_for
 from tests.sandbox_fixtures import SANDBOX_PASSWORD, SANDBOX_USER
 from tests.tcp_proxy import TcpProxy
 from verification import housekeeping
@@ -91,6 +91,10 @@ def worker_env(greensms_sandbox: Any, settings: Any) -> dict[str, str]:
 
 @pytest.fixture
 def worker(worker_env: dict[str, str]) -> Iterator[Worker]:
+    # Durable queues (RabbitMQ) keep what an interrupted earlier run left: start empty.
+    with celery_app.connection_for_write() as conn:
+        for name in QUEUES:
+            conn.SimpleQueue(celery_app.amqp.queues[name]).clear()  # type: ignore[arg-type]
     process = Worker(worker_env)
     yield process
     process.kill()
