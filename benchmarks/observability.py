@@ -58,6 +58,7 @@ def setup() -> None:
 def seed(count: int, *, rng: random.Random) -> None:
     from django.utils import timezone
 
+    from verification import codes
     from verification.models import SMSVerification
 
     now = timezone.now()
@@ -75,14 +76,11 @@ def seed(count: int, *, rng: random.Random) -> None:
         batch.append(
             SMSVerification(
                 phone=f"{rng.choices(prefixes, prefix_weights)[0]}{rng.randrange(10**7):07d}",
-                code_hash="h" * 64,
-                code_seed="s" * 32,
                 status=status,
                 request_id=f"r{rng.getrandbits(64):x}" if reached else "",
                 sent_at=created if reached else None,
                 is_used=status == "delivered" and rng.random() < 0.65,
-                created_at=created,
-                expires_at=created + timedelta(minutes=5),
+                **codes.new_material(now=created).row_fields(),
             )
         )
         if len(batch) == 10_000:
