@@ -65,6 +65,7 @@ def verification_create(
             channel=channel,
             then_set=verification_cache.entry(phone, verification),
             per_phone=not test_number,
+            paid=not test_number,
         )
     except RedisUnavailable:
         clearance = None  # counted from the database below
