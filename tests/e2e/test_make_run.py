@@ -110,8 +110,10 @@ def make_run(tmp_path: Path) -> Iterator[MakeRun]:
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("DJANGO_", "GREEN_SMS_", "FLOWER_", "WEB_", "CELERY_"))
-        # MAKEFLAGS would hand make run an enclosing `make test BROKER=...`'s variables.
-        and key not in {"DATABASE_URL", "REDIS_URL", "PORT", "HOST", "MAKEFLAGS", "MFLAGS"}
+        and key not in {"DATABASE_URL", "REDIS_URL", "PORT", "HOST"}
+        # An enclosing `make test BROKER=rabbitmq` exports its variables to the suite.
+        and key not in {"BROKER", "RABBITMQ_URL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES"}
+        and key != "MAKELEVEL"
     }
     env.update(
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
