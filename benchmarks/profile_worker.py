@@ -17,7 +17,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from benchmarks import drain, harness
+from benchmarks import databases, drain, harness, processes, procfile
 from benchmarks.profile_web import summarize
 
 
@@ -35,27 +35,27 @@ def main() -> None:
     extra = dict(item.split("=", 1) for item in args.env)
     raw = Path(args.out or harness.WORK_DIR / "worker-profile.txt")
 
-    with harness.session():
-        harness.setup_django()
+    with processes.session():
+        databases.setup_django()
         from verification.models import SMSVerification
 
-        sandbox = harness.start_sandbox(latency_ms=drain.PROVIDER_LATENCY_MS, delivery_delay=60)
+        sandbox = procfile.start_sandbox(latency_ms=drain.PROVIDER_LATENCY_MS, delivery_delay=60)
         drain.ROWS = args.rows
         drain._preload()
-        worker = harness.start_worker(
+        worker = procfile.start_worker(
             sandbox.url, pool=args.pool, concurrency=args.concurrency, **extra
         )
-        harness.wait_until(
+        processes.wait_until(
             lambda: SMSVerification.objects.filter(status="sent").exists(), timeout=60
         )
-        target = harness.python_pids(worker.pid)[0]
+        target = processes.python_pids(worker.pid)[0]
         record = [
             py_spy, "record", "--pid", str(target), "--subprocesses", "--rate", "200",
             "--format", "raw", "--output", str(raw), "--nonblocking",
         ] + (["--idle"] if args.idle else [])  # fmt: skip
         spy = subprocess.Popen(record, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         started = time.monotonic()
-        harness.wait_until(
+        processes.wait_until(
             lambda: SMSVerification.objects.filter(status="sent").count() >= args.rows,
             timeout=300,
             interval=0.2,
@@ -63,9 +63,9 @@ def main() -> None:
         elapsed = time.monotonic() - started
         spy.send_signal(2)  # SIGINT: py-spy writes what it has
         spy.wait(timeout=30)
-        harness.stop(worker, grace=5)
-        harness.stop(sandbox.proc)
-        harness.reset_state()
+        processes.stop(worker, grace=5)
+        processes.stop(sandbox.proc)
+        databases.reset_state()
     print(f"drained in {elapsed:.1f} s after the first send")
     summarize(raw, args.top)
 

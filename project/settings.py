@@ -205,6 +205,8 @@ VERIFICATION_STATS_ROLLUP_INTERVAL = env.int("VERIFICATION_STATS_ROLLUP_INTERVAL
 VERIFICATION_SEND_RETRY_BASE = env.float("VERIFICATION_SEND_RETRY_BASE", default=2.0)
 # The phone's live code cached in Redis for the verify path (a hint; the row decides).
 VERIFICATION_CODE_CACHE = env.bool("VERIFICATION_CODE_CACHE", default=True)
+# `+79990000001=123456,...`: fixed codes, no message sent (store review, QA; test_numbers.py).
+VERIFICATION_TEST_NUMBERS = env.list("VERIFICATION_TEST_NUMBERS", default=[])
 
 # CHANNELS (SPEC §13)
 # ------------------------------------------------------------------------------

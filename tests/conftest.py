@@ -75,13 +75,25 @@ def task_events() -> Iterator[TaskEvents]:
 
 @pytest.fixture
 def sms_queue() -> Iterator[Any]:
-    """The broker's `sms` queue, emptied before and after the test."""
-    with celery_app.connection_for_write() as conn:
-        queue = conn.SimpleQueue("sms")
-        queue.clear()
-        yield queue
-        queue.clear()
-        queue.close()
+    """The broker's `sms` queue, emptied before and after the test.
+
+    A session's `live_worker`, if one runs, stops consuming `sms` meanwhile, so what the test
+    publishes stays there for it to read (a message the worker was already fetching is
+    handed back to the queue by kombu).
+    """
+    for worker in _live_workers:
+        worker.consumer.cancel_task_queue("sms")
+    try:
+        with celery_app.connection_for_write() as conn:
+            queue = conn.SimpleQueue("sms")
+            queue.clear()
+            yield queue
+            queue.clear()
+            queue.close()
+    finally:
+        for worker in _live_workers:
+            worker.consumer.add_task_queue("sms")
+            celery_app.amqp.queues.select_add(celery_app.amqp.queues["sms"])
 
 
 @pytest.fixture
@@ -96,6 +108,10 @@ def fast_limits(settings: Any) -> Any:
 def pytest_report_header() -> str:
     db = settings.DATABASES["default"]
     return f"database: {db['ENGINE']} {db.get('NAME')}; redis: {settings.REDIS_URL}"
+
+
+# The session's running `live_worker`, once a test has started it.
+_live_workers: list[Any] = []
 
 
 @pytest.fixture(scope="session")
@@ -122,7 +138,9 @@ def live_worker(django_db_setup: None, django_db_blocker: Any) -> Iterator[Any]:
         loglevel="WARNING",
         shutdown_timeout=30,
     ) as worker:
+        _live_workers.append(worker)
         yield worker
+        _live_workers.remove(worker)
     _drop_other_sessions(django_db_blocker)
 
 

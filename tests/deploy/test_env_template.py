@@ -61,6 +61,10 @@ SPEC_VARIABLES = [
     "VERIFICATION_TOKEN_TTL",
     "VERIFICATION_TOKEN_ISSUER",
     "VERIFICATION_TOKEN_PUBLIC_KEYS",
+    "VERIFICATION_TEST_NUMBERS",
+    "GREEN_SMS_TEMPLATE_EN",
+    "WEBOTP_DOMAIN",
+    "ANDROID_APP_HASH",
 ]
 
 PLAYBOOK = """\
@@ -203,6 +207,8 @@ def test_role_defaults_render_every_spec_variable_once(ansible: Ansible, tmp_pat
             "VERIFICATION_RETENTION_DAYS",
             "VERIFICATION_POLL_INTERVAL",
             "VERIFICATION_DISPATCH_AFTER",
+            "GREEN_SMS_TEMPLATE_EN",
+            "VERIFICATION_TEST_NUMBERS",
             "WEB_CONCURRENCY",
         )
     } == {
@@ -216,6 +222,8 @@ def test_role_defaults_render_every_spec_variable_once(ansible: Ansible, tmp_pat
         "VERIFICATION_RETENTION_DAYS": "30",
         "VERIFICATION_POLL_INTERVAL": "30",
         "VERIFICATION_DISPATCH_AFTER": "30",
+        "GREEN_SMS_TEMPLATE_EN": "Your code: {code}",
+        "VERIFICATION_TEST_NUMBERS": "",
         "WEB_CONCURRENCY": "4",
     }
 

@@ -86,6 +86,13 @@ def test_with_basic_auth_only_the_right_credentials_read_metrics(settings):
     assert "verification_send_requests" in parse(right.content.decode()).families
 
 
+def test_metrics_answers_other_methods_with_a_json_405(api_client):
+    response = api_client.post("/metrics", {})
+
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
+
+
 def test_metrics_is_not_in_the_openapi_schema(api_client):
     schema = api_client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
 

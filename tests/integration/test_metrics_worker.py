@@ -148,3 +148,24 @@ def test_a_stopped_workers_backlog_shows_as_depth_and_age(
     assert samples.value("verification_oldest_queued_seconds") == 0
     assert samples.value("verification_workers", queue="sms") == 1
     assert samples.value("verification_sends_total", channel="sms", result="sent") == 3
+
+
+def test_the_channel_label_follows_the_rows_channel(api_client, sending, settings):
+    # given: flash calls are offered besides SMS
+    settings.VERIFICATION_CHANNELS = ["sms", "call"]
+
+    # when: one code is asked for by call, one by SMS, and both are delivered
+    call = api_client.post(SEND, {"phone": "+79995550001", "channel": "call"}, format="json")
+    sms = api_client.post(SEND, {"phone": "+79995550002"}, format="json")
+    ids = [call.json()["verification_id"], sms.json()["verification_id"]]
+    wait_for(lambda: statuses(ids) == {"sent"})
+    poll_delivery_statuses.delay()
+    wait_for(lambda: statuses(ids) == {"delivered"})
+
+    # then
+    samples = scrape(api_client)
+    for channel in ("call", "sms"):
+        assert samples.value("verification_sends_total", channel=channel, result="sent") == 1
+        assert (
+            samples.value("verification_deliveries_total", channel=channel, status="delivered") == 1
+        )

@@ -41,16 +41,21 @@ def check_send(
     channel: str = "sms",
     then_set: tuple[str, str, int] | None = None,
     per_phone: bool = True,
+    paid: bool = True,
 ) -> Clearance:
     """Count one send request; raises RateLimited, Blocked, SendingPaused or
-    RedisUnavailable (then the caller counts from the database: fallback.py)."""
+    RedisUnavailable (then the caller counts from the database: fallback.py).
+
+    `per_phone=False` skips the per-phone limits and the cooldown (test numbers, a fallback
+    for a code already counted); `paid=False` reserves no price (no message will be sent).
+    """
     now = time.time()
     client = client_key(client_ip)
     request = GateRequest(
         now=now,
         limits=limits.send_limits(phone, client, per_phone=per_phone),
         cooldown=limits.resend_cooldown(phone, client) if per_phone else None,
-        budget=budget.script_budget(now, channel),
+        budget=budget.script_budget(now, channel) if paid else None,
         then_set=then_set,
     )
     if _rules_apply(phone, client_ip):

@@ -13,9 +13,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from verification import metrics, selectors, services, texts, tokens
+from verification import idempotency, metrics, selectors, services, texts, tokens
 from verification.api import serializers
 from verification.api.client_ip import client_ip
+from verification.api.idempotency import REPLAYED_HEADER, idempotency_key
 from verification.api.outcomes import OutcomeCountedView
 from verification.health import health
 
@@ -45,12 +46,15 @@ class SendCodeView(OutcomeCountedView):
     def post(self, request: Request) -> Response:
         data = serializers.SendCodeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        verification = services.verification_create(
+        outcome = idempotency.verification_create(
+            key=idempotency_key(request),
+            data=data.validated_data,
             phone=data.validated_data["phone"],
             client_ip=client_ip(request),
             channel=data.validated_data["channel"],
             language=data.validated_data.get("language") or sms_language(request),
         )
+        verification = outcome.verification
         body = serializers.SendCodeOutputSerializer(
             {
                 "message": _("Код подтверждения отправлен на ваш номер телефона"),
@@ -61,8 +65,10 @@ class SendCodeView(OutcomeCountedView):
                 "resend_available_at": verification.resend_available_at,
             }
         ).data
-        location = f"/api/auth/verifications/{verification.id}/"
-        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
+        headers = {"Location": f"/api/auth/verifications/{verification.id}/"}
+        if outcome.replayed:
+            headers[REPLAYED_HEADER] = "true"
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers=headers)
 
 
 class VerifyCodeView(OutcomeCountedView):
