@@ -68,7 +68,8 @@ def verification_create(
             paid=not test_number,
         )
     except RedisUnavailable:
-        clearance = None  # counted from the database below
+        clearance = None  # counted from the database, here and below
+        guard.check_rules_in_db(phone=phone, facts=facts, client_ip=client_ip)
     if clearance is not None:
         verification.resend_available_at = now + timedelta(seconds=clearance.cooldown)
 
