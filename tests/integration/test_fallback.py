@@ -7,11 +7,13 @@ test's own thread (tracking.poll_batch) so that what it decided is known when it
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 import jwt
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from tests.factories import make_verification
@@ -212,3 +214,23 @@ def test_with_redis_down_the_fallback_is_counted_from_the_database(
     row.refresh_from_db()
     assert moved is falls_back
     assert (row.channel, row.fallback_from) == (("voice", "sms") if falls_back else ("sms", ""))
+
+
+def test_racing_fallbacks_move_a_row_once(fallback_to, sms_queue):
+    # given a failed SMS that the poller and a late sender both try to rescue
+    fallback_to("call")
+    row, _ = make_verification(status=DeliveryStatus.FAILED)
+
+    # when eight of them race
+    def attempt(_: int) -> bool:
+        try:
+            return fallback.verification_fall_back(verification_id=row.id, reason="r")
+        finally:
+            connection.close()  # this thread's own connection
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        moved = list(pool.map(attempt, range(8)))
+    # then exactly one moved it
+    assert moved.count(True) == 1
+    row.refresh_from_db()
+    assert (row.channel, row.fallback_from, row.status) == ("call", "sms", "queued")
