@@ -157,6 +157,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "One-time SMS codes: request a code, then check it.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The link from send-code's answer to the verification's status (verification/api/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "verification.api.schema.add_links",
+    ],
 }
 
 # GREENSMS (SPEC §6)

@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from project.celery import app as celery_app
+from tests.factories import make_verification
 from tests.helpers import wait_for
 from tests.scrape import scrape
+from verification import housekeeping
 from verification.models import SMSVerification
 from workers import heartbeat
 from workers.housekeeping import check_balance
@@ -169,3 +173,18 @@ def test_the_channel_label_follows_the_rows_channel(api_client, sending, setting
         assert (
             samples.value("verification_deliveries_total", channel=channel, status="delivered") == 1
         )
+
+
+def test_codes_expired_unsent_are_counted_under_their_channel(api_client):
+    # given: two codes the workers never sent, one by call, now past their expiry
+    past = timezone.now() - timedelta(minutes=10)
+    for phone, channel in (("+79995550011", "call"), ("+79995550012", "sms")):
+        make_verification(phone=phone, channel=channel, created_at=past, expires_at=past)
+
+    # when: the sweeper passes
+    assert housekeeping.expire_unsent() == 2
+
+    # then
+    samples = scrape(api_client)
+    for channel in ("call", "sms"):
+        assert samples.value("verification_sends_total", channel=channel, result="expired") == 1
