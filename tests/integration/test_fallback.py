@@ -14,6 +14,7 @@ import jwt
 import pytest
 from django.utils import timezone
 
+from tests.factories import make_verification
 from tests.helpers import wait_for
 from verification import codes, fallback, sending, tracking
 from verification.cache import verification_cache
@@ -194,3 +195,20 @@ def test_a_fallback_over_the_spend_cap_is_not_sent(
     row.refresh_from_db()
     assert (row.status, row.channel, row.fallback_from) == ("failed", "sms", "")
     assert greensms_sandbox.stats()["send_calls"] == 1
+
+
+@pytest.mark.parametrize(("cap", "falls_back"), [("", True), ("4", False)])
+def test_with_redis_down_the_fallback_is_counted_from_the_database(
+    redis_down, sms_queue, fallback_to, settings, cap, falls_back
+):  # sms_queue: a published send does not outlive the test
+    # given a failed SMS, Redis unreachable, and maybe a cap its own price already filled
+    fallback_to("voice")
+    settings.GREEN_SMS_PRICE = 4
+    settings.GREEN_SMS_BUDGET_PER_HOUR = cap
+    row, _ = make_verification(status=DeliveryStatus.FAILED, client_ip="203.0.113.7")
+    # when
+    moved = fallback.verification_fall_back(verification_id=row.id, reason="delivery failed")
+    # then the spend cap is checked from the rows, as send-code does while Redis is down
+    row.refresh_from_db()
+    assert moved is falls_back
+    assert (row.channel, row.fallback_from) == (("voice", "sms") if falls_back else ("sms", ""))
