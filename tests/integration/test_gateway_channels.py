@@ -198,6 +198,9 @@ def test_a_call_status_in_words_only_is_read_from_its_text(
     stub_provider.body = {"time": "now"}
     with pytest.raises(MalformedResponse):
         stub_provider.gateway.status(str(uuid.uuid4()), "call")
+    stub_provider.body = {"status": "Delivery success"}  # SMS and Viber: the code decides
+    with pytest.raises(MalformedResponse):
+        stub_provider.gateway.status(str(uuid.uuid4()), "viber")
 
 
 def test_no_call_code_or_password_reaches_logs_or_errors(
