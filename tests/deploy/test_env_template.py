@@ -50,6 +50,9 @@ SPEC_VARIABLES = [
     "VERIFICATION_RETENTION_DAYS",
     "VERIFICATION_POLL_INTERVAL",
     "VERIFICATION_DISPATCH_AFTER",
+    "VERIFICATION_CHANNELS",
+    "VERIFICATION_DEFAULT_CHANNEL",
+    "VERIFICATION_FALLBACK_CHANNEL",
     "TRUSTED_PROXIES",
     "WEB_CONCURRENCY",
     "WORKER_CONCURRENCY",
@@ -186,6 +189,11 @@ def test_role_defaults_render_every_spec_variable_once(ansible: Ansible, tmp_pat
     assert env["CELERY_BROKER_URL"] == env["REDIS_URL"] == "redis://127.0.0.1:6379/0"
     assert env["GREEN_SMS_BASE_URL"] == "https://api3.greensms.ru"
     assert env["TRUSTED_PROXIES"] == ""
+    assert (
+        env["VERIFICATION_CHANNELS"],
+        env["VERIFICATION_DEFAULT_CHANNEL"],
+        env["VERIFICATION_FALLBACK_CHANNEL"],
+    ) == ("sms", "sms", "")
     assert {
         name: env[name]
         for name in (

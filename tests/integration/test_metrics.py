@@ -38,6 +38,17 @@ def test_send_code_answers_are_counted_by_outcome(api_client, settings):
     assert samples.value(name, outcome="parse_error") == 1
 
 
+def test_an_idempotent_replay_is_counted_as_replayed_not_accepted(api_client):
+    body = {"phone": "+79991234567"}
+
+    for _ in range(2):
+        api_client.post(SEND, body, format="json", HTTP_IDEMPOTENCY_KEY="key-0001")
+
+    samples = scrape(api_client)
+    assert samples.value("verification_send_requests_total", outcome="accepted") == 1
+    assert samples.value("verification_send_requests_total", outcome="replayed") == 1
+
+
 def test_verify_code_answers_are_counted_by_outcome(api_client):
     row, code = make_verification(phone="+79991234567")
 

@@ -87,7 +87,10 @@ class SendCodeInputSerializer(serializers.Serializer):
         required=False,
         help_text="The SMS text's language; by default the request's Accept-Language (else ru)",
     )
-    channel = ChannelField()
+    channel = ChannelField(
+        help_text="How the code travels: one of VERIFICATION_CHANNELS (sms, call, voice, viber); "
+        "VERIFICATION_DEFAULT_CHANNEL when absent."
+    )
 
     def validate(self, attrs: dict[str, object]) -> dict[str, object]:
         attrs.setdefault("channel", settings.VERIFICATION_DEFAULT_CHANNEL)
