@@ -15,10 +15,11 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Field, Q, QuerySet
 from django.utils import timezone
 
 from verification import channels, fallback, funds, metrics
@@ -153,7 +154,7 @@ def _claim_returning(
 ) -> SMSVerification | None:
     """The claim and the read of the row in one statement (PostgreSQL's UPDATE ... RETURNING):
     one round trip, and no ORM query to compile, on the hottest path of every send."""
-    params = [
+    params: list[Any] = [
         DeliveryStatus.SENDING, owner, lease_until, uuid.UUID(str(verification_id)), now,
         DeliveryStatus.QUEUED, now, DeliveryStatus.SENDING, now,
     ]  # fmt: skip
@@ -166,20 +167,22 @@ def _claim_returning(
     return SMSVerification.from_db(connection.alias, names, values)
 
 
+def _column(name: str) -> str:
+    """A column of the verification table, quoted for raw SQL."""
+    model_field = cast("Field[Any, Any]", SMSVerification._meta.get_field(name))
+    return connection.ops.quote_name(str(model_field.column))
+
+
 @functools.cache
 def _claim_sql() -> tuple[str, tuple[str, ...]]:
     """_claim's conditions as SQL (identifiers from the model; every value a parameter), and
     the names of the columns it returns, in the model's order (as Model.from_db wants)."""
-    meta, quote = SMSVerification._meta, connection.ops.quote_name
+    meta, column = SMSVerification._meta, _column
     names = tuple(f.attname for f in meta.concrete_fields if f.attname in CLAIMED_FIELDS)
-
-    def column(name: str) -> str:
-        return quote(meta.get_field(name).column)
-
     status, retry_at, lease = column("status"), column("retry_at"), column("lease_until")
-    attempts = column("send_attempts")
+    attempts, table = column("send_attempts"), connection.ops.quote_name(meta.db_table)
     return (
-        f"UPDATE {quote(meta.db_table)} SET {status} = %s, {column('lease_owner')} = %s,"  # noqa: S608
+        f"UPDATE {table} SET {status} = %s, {column('lease_owner')} = %s,"  # noqa: S608
         f" {lease} = %s, {retry_at} = NULL, {attempts} = {attempts} + 1"
         f" WHERE {column('id')} = %s AND {column('expires_at')} > %s"
         f" AND (({status} = %s AND ({retry_at} IS NULL OR {retry_at} <= %s))"
@@ -213,7 +216,7 @@ def _record_sent(row: SMSVerification, request_id: str, code_hash: str | None) -
             **code_fields,
         )
         return bool(recorded)
-    params = [
+    params: list[Any] = [
         DeliveryStatus.SENT, request_id, now, code_hash,
         row.id, DeliveryStatus.SENDING, row.lease_owner,
     ]  # fmt: skip
@@ -225,14 +228,10 @@ def _record_sent(row: SMSVerification, request_id: str, code_hash: str | None) -
 @functools.cache
 def _sent_sql() -> str:
     """_record_sent's UPDATE, fenced like _owned() (on PostgreSQL: no ORM query to compile)."""
-    meta, quote = SMSVerification._meta, connection.ops.quote_name
-
-    def column(name: str) -> str:
-        return quote(meta.get_field(name).column)
-
-    code_hash = column("code_hash")
+    meta, column = SMSVerification._meta, _column
+    code_hash, table = column("code_hash"), connection.ops.quote_name(meta.db_table)
     return (
-        f"UPDATE {quote(meta.db_table)} SET {column('status')} = %s,"  # noqa: S608
+        f"UPDATE {table} SET {column('status')} = %s,"  # noqa: S608
         f" {column('request_id')} = %s, {column('sent_at')} = %s, {column('lease_until')} = NULL,"
         f" {column('lease_owner')} = NULL, {column('error')} = '',"
         f" {code_hash} = COALESCE(%s, {code_hash})"
