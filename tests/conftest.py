@@ -17,6 +17,7 @@ from tests.helpers import (
     QUEUES,
     TaskEvents,
     broker_url_at,
+    consume_queue,
     consume_sms,
     swap_broker,
 )
@@ -103,6 +104,23 @@ def sms_queue() -> Iterator[Any]:
     finally:
         for worker in _live_workers:
             consume_sms(worker, consume=True)
+
+
+@pytest.fixture
+def live_worker_idle() -> Iterator[None]:
+    """A session's `live_worker`, if one runs, consumes no queue meanwhile: a test that runs
+    worker processes of its own on the suite's broker gets every task it publishes (the
+    in-process worker would otherwise take some, with this process's settings)."""
+    paused = list(_live_workers)
+    for worker in paused:
+        for queue in QUEUES:
+            consume_queue(worker, queue, consume=False)
+    try:
+        yield
+    finally:
+        for worker in paused:
+            for queue in QUEUES:
+                consume_queue(worker, queue, consume=True)
 
 
 @pytest.fixture

@@ -56,16 +56,22 @@ def broker_url_at(port: int) -> str:
 
 
 def consume_sms(worker: Any, *, consume: bool) -> None:
-    """Stop or resume an in-process worker's `sms` consumer, by remote control: the worker's
-    own thread owns its broker connection (an AMQP channel must not be shared by threads)."""
+    """Stop or resume an in-process worker's `sms` consumer (see consume_queue)."""
+    consume_queue(worker, "sms", consume=consume)
+
+
+def consume_queue(worker: Any, queue: str, *, consume: bool) -> None:
+    """Stop or resume an in-process worker's consumer of `queue`, by remote control: the
+    worker's own thread owns its broker connection (an AMQP channel must not be shared by
+    threads)."""
     from workers.heartbeat import consumed_queues
 
     control = celery_app.control.add_consumer if consume else celery_app.control.cancel_consumer
-    control("sms", destination=[worker.hostname], reply=True, timeout=10)
+    control(queue, destination=[worker.hostname], reply=True, timeout=10)
     # The worker answers before its consumer has (re)started: wait for the consumer itself.
-    wait_for(lambda: ("sms" in consumed_queues(worker)) == consume, timeout=10)
+    wait_for(lambda: (queue in consumed_queues(worker)) == consume, timeout=10)
     if consume:
-        celery_app.amqp.queues.select_add(celery_app.amqp.queues["sms"])
+        celery_app.amqp.queues.select_add(celery_app.amqp.queues[queue])
 
 
 def broker_is_amqp() -> bool:

@@ -90,7 +90,7 @@ def worker_env(greensms_sandbox: Any, settings: Any) -> dict[str, str]:
 
 
 @pytest.fixture
-def worker(worker_env: dict[str, str]) -> Iterator[Worker]:
+def worker(worker_env: dict[str, str], live_worker_idle: None) -> Iterator[Worker]:
     # Durable queues (RabbitMQ) keep what an interrupted earlier run left: start empty.
     with celery_app.connection_for_write() as conn:
         for name in QUEUES:
