@@ -167,7 +167,10 @@ def test_role_defaults_render_every_spec_variable_once(ansible: Ansible, tmp_pat
     assert env["DJANGO_ALLOWED_HOSTS"] == "localhost,127.0.0.1"
     assert env["CELERY_BROKER_URL"] == env["REDIS_URL"] == "redis://127.0.0.1:6379/0"
     assert env["GREEN_SMS_BASE_URL"] == "https://api3.greensms.ru"
-    assert env["TRUSTED_PROXIES"] == ""
+    # nginx on the host is the one proxy, and TLS ends there
+    assert env["TRUSTED_PROXIES"] == "127.0.0.1"
+    assert env["DJANGO_BEHIND_TLS_PROXY"] == "true"
+    assert env["API_MAX_BODY_BYTES"] == "16384"
     assert {
         name: env[name]
         for name in (
