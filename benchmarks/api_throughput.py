@@ -7,7 +7,12 @@ endpoints (A, B, C, A, B, C) and reporting medians. No worker runs in the main m
 queue absorbs the sends); the last rows repeat 32 connections with the shipped worker line
 draining the queue on the same two cores.
 
-    .venv/bin/python -m benchmarks.api_throughput
+The deny-vs-off rows compare send-code with abuse protection off (the main web) and with
+`ABUSE_PROTECTION=deny` on a second, identical gunicorn whose every rule is evaluated and
+counted and whose spend caps are checked, but whose floors and caps are out of reach (wrk's
+fresh phones from one address would otherwise be blocked, which is cheaper than a send).
+
+    .venv/bin/python -m benchmarks.api_throughput [--protection-only]
 """
 
 from __future__ import annotations
@@ -24,6 +29,145 @@ ENDPOINTS = {
     "send-code (this service)": "/api/auth/send-code/",
     "sync send (seed design)": "/bench/sync-send/",
 }
+
+
+PROTECTION_OFF = "send-code, ABUSE_PROTECTION=off"
+PROTECTION_DENY = "send-code, ABUSE_PROTECTION=deny (all rules and caps checked)"
+FLOORS = ("COUNTRY_HOUR", "COUNTRY_DAY", "PREFIX_HOUR", "IP_HOUR", "IP_DAY", "COUNTRIES_PER_IP")
+PROTECTION_ENV = {
+    "ABUSE_PROTECTION": "deny",
+    **{f"ABUSE_FLOOR_{name}": harness.HIGH_LIMIT for name in FLOORS},
+    "GREEN_SMS_BUDGET_PER_HOUR": "1000000000",
+    "GREEN_SMS_BUDGET_PER_DAY": "1000000000",
+}
+
+
+def protection_cost(
+    sandbox_url: str, script: Any, off_base: str
+) -> dict[tuple[str, int], list[harness.WrkResult]]:
+    """send-code with protection off (`off_base`) and deny (a second gunicorn), alternated."""
+    port = harness.free_port()
+    deny = harness.start_web(
+        port, name="web-deny", GREEN_SMS_BASE_URL=sandbox_url, **PROTECTION_ENV
+    )
+    deny_base = f"http://127.0.0.1:{port}"
+    try:
+        harness.run_wrk(deny_base + ENDPOINTS["send-code (this service)"], script=script,
+                        connections=8, seconds=2)  # fmt: skip
+        harness.log("api_throughput: protection deny vs off at 32 connections")
+        runs = harness.alternate(
+            {
+                PROTECTION_OFF: _cell(off_base + ENDPOINTS["send-code (this service)"], script, 32),
+                PROTECTION_DENY: _cell(
+                    deny_base + ENDPOINTS["send-code (this service)"], script, 32
+                ),
+            }
+        )
+    finally:
+        harness.stop(deny)
+    return {(name, 32): cell_runs for name, cell_runs in runs.items()}
+
+
+def run_protection_only() -> str:
+    harness.ensure_wrk()
+    harness.setup_django()
+    harness.reset_state()
+    script = harness.lua_script("random_phone", harness.LUA_RANDOM_PHONE)
+    sandbox = harness.start_sandbox(latency_ms=PROVIDER_LATENCY_MS)
+    web_port = harness.free_port()
+    web = harness.start_web(web_port, GREEN_SMS_BASE_URL=sandbox.url)
+    try:
+        base = f"http://127.0.0.1:{web_port}"
+        harness.run_wrk(base + ENDPOINTS["send-code (this service)"], script=script,
+                        connections=8, seconds=2)  # fmt: skip
+        results = protection_cost(sandbox.url, script, base)
+    finally:
+        harness.stop(web)
+        harness.stop(sandbox.proc)
+        harness.flush_redis()
+    return _protection_report(results)
+
+
+def protection_cpu(rounds: int = 3, calls: int = 300) -> dict[str, tuple[float, float]]:
+    """verification_create() called in this process with protection off and deny, alternated:
+    (wall ms, CPU ms) per call, medians of the rounds. CPU time is what a loaded machine
+    disturbs least (Redis's and PostgreSQL's own CPU are not in it)."""
+    import time
+
+    from django.test import override_settings
+
+    from verification import services
+
+    deny = {key: value for key, value in PROTECTION_ENV.items() if key != "ABUSE_PROTECTION"}
+    modes = {
+        PROTECTION_OFF: {"ABUSE_PROTECTION": "off"},
+        PROTECTION_DENY: {"ABUSE_PROTECTION": "deny", **{k: int(v) for k, v in deny.items()
+                                                         if k.startswith("ABUSE_FLOOR")},
+                          "GREEN_SMS_BUDGET_PER_HOUR": deny["GREEN_SMS_BUDGET_PER_HOUR"],
+                          "GREEN_SMS_BUDGET_PER_DAY": deny["GREEN_SMS_BUDGET_PER_DAY"]},
+    }  # fmt: skip
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in modes}
+    harness.reset_state()
+    try:
+        for _ in range(rounds):
+            for name, overrides in modes.items():
+                with override_settings(**overrides):
+                    for _ in range(20):
+                        services.verification_create(
+                            phone=harness.random_phone(), client_ip="10.0.0.1"
+                        )
+                    wall, cpu = time.perf_counter(), time.process_time()
+                    for _ in range(calls):
+                        services.verification_create(
+                            phone=harness.random_phone(), client_ip="10.0.0.1"
+                        )
+                    samples[name].append(
+                        ((time.perf_counter() - wall) / calls * 1000,
+                         (time.process_time() - cpu) / calls * 1000)
+                    )  # fmt: skip
+    finally:
+        harness.reset_state()
+    return {
+        name: (harness.median(w for w, _ in runs), harness.median(c for _, c in runs))
+        for name, runs in samples.items()
+    }
+
+
+def _protection_report(results: dict[tuple[str, int], list[harness.WrkResult]]) -> str:
+    rows = []
+    for (name, connections), runs in results.items():
+        rows.append(
+            [
+                name,
+                connections,
+                harness.median(r.rps for r in runs),
+                harness.median(r.p50_ms for r in runs),
+                harness.median(r.p99_ms for r in runs),
+                sum(r.errors for r in runs),
+            ]
+        )
+    off = harness.median(r.rps for r in results[(PROTECTION_OFF, 32)])
+    deny = harness.median(r.rps for r in results[(PROTECTION_DENY, 32)])
+    cost = 1 - deny / off
+    text = harness.table(
+        ["send-code", "conns", "req/s", "p50 ms", "p99 ms", "errors"],
+        rows,
+        title=(
+            f"1c. Abuse protection's cost (two identical gunicorns, 4 sync workers each; wrk -t2, "
+            f"{harness.WRK_SECONDS} s per run, median of {harness.REPS} alternated runs)"
+        ),
+    )
+    verdict = "met" if cost <= 0.10 else "missed"
+    text += f"\nTarget: protection costs ≤ 10% of throughput: **{cost:.1%}** ({verdict}).\n"
+    cpu = protection_cpu()
+    rows = [[name, wall, ms] for name, (wall, ms) in cpu.items()]
+    extra = cpu[PROTECTION_DENY][1] / cpu[PROTECTION_OFF][1] - 1
+    text += "\n" + harness.table(
+        ["verification_create()", "wall ms", "CPU ms (this process)"],
+        rows,
+        title="1d. The same, called in-process (no HTTP; medians of 3 alternated rounds of 300)",
+    )
+    return text + f"\nProtection's CPU in the send path: **{extra:+.1%}** per request.\n"
 
 
 def run() -> tuple[str, dict[str, Any]]:
@@ -65,6 +209,7 @@ def run() -> tuple[str, dict[str, Any]]:
         )
         for name, cell_runs in runs.items():
             results[(name, 32)] = cell_runs
+        protection = protection_cost(sandbox.url, script, base)
 
         # Same comparison with the worker sending on the same two cores.
         harness.reset_state()
@@ -89,7 +234,7 @@ def run() -> tuple[str, dict[str, Any]]:
         harness.stop(sandbox.proc)
         harness.flush_redis()
     text, figures = _report(results)
-    return text + "\n" + breakdown(), figures
+    return text + "\n" + _protection_report(protection) + "\n" + breakdown(), figures
 
 
 def breakdown(rounds: int = 3, calls: int = 300) -> str:
@@ -260,8 +405,10 @@ def _report(results: dict[tuple[str, int], list[harness.WrkResult]]) -> tuple[st
 
 
 def main() -> None:
+    import sys
+
     with harness.session():
-        print(run()[0])
+        print(run_protection_only() if "--protection-only" in sys.argv else run()[0])
 
 
 if __name__ == "__main__":

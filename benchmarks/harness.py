@@ -30,6 +30,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 BIN = Path(PYTHON).parent
@@ -53,6 +56,14 @@ DATABASE_URL = _own(
 )
 REDIS_URL = _own("REDIS_URL", "redis://127.0.0.1:6379/9", "/9")
 SECRET_KEY = "benchmark-only-secret-key-" + "x" * 32  # noqa: S105 - loopback benchmark
+# Production settings need a proof-token key; every process of one run shares this one.
+TOKEN_KEY = (
+    Ed25519PrivateKey.generate()
+    .private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    .decode()
+)
 SANDBOX_USER, SANDBOX_PASSWORD = "bench", "bench-pass"  # noqa: S105
 HIGH_LIMIT = "1000000"  # rate limits raised: fresh phones, one client IP
 # Seconds wrk runs per cell; BENCH_QUICK=1 shortens everything for a smoke run.
@@ -87,6 +98,7 @@ def bench_env(**overrides: str) -> dict[str, str]:
             "DJANGO_SETTINGS_MODULE": "benchmarks.bench_settings",
             "DJANGO_DEBUG": "False",
             "DJANGO_SECRET_KEY": SECRET_KEY,
+            "VERIFICATION_TOKEN_PRIVATE_KEY": TOKEN_KEY,
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "DATABASE_URL": DATABASE_URL,
             "REDIS_URL": REDIS_URL,

@@ -205,6 +205,11 @@ GREEN_SMS_TIMEOUT = env.float("GREEN_SMS_TIMEOUT", default=10)
 GREEN_SMS_LOW_BALANCE = env.float("GREEN_SMS_LOW_BALANCE", default=100)
 GREEN_SMS_DEBUG_BALANCE = env.float("GREEN_SMS_DEBUG_BALANCE", default=1000)
 GREEN_SMS_TEMPLATE = env.str("GREEN_SMS_TEMPLATE", default="Ваш код: {code}")
+GREEN_SMS_TEMPLATE_EN = env.str("GREEN_SMS_TEMPLATE_EN", default="Your code: {code}")
+# Autofill (verification/texts.py): the WebOTP origin line `@domain #code`, the Android SMS
+# Retriever app hash. https://wicg.github.io/sms-one-time-codes/
+WEBOTP_DOMAIN = env.str("WEBOTP_DOMAIN", default="")
+ANDROID_APP_HASH = env.str("ANDROID_APP_HASH", default="")
 # Seconds sends pause after the provider reports insufficient funds (the breaker's cooldown).
 GREEN_SMS_FUNDS_PAUSE = env.int("GREEN_SMS_FUNDS_PAUSE", default=60)
 GREEN_SMS_BALANCE_INTERVAL = env.int("GREEN_SMS_BALANCE_INTERVAL", default=3600)
@@ -219,6 +224,8 @@ VERIFICATION_DISPATCH_AFTER = env.int("VERIFICATION_DISPATCH_AFTER", default=30)
 # Rows still without a final delivery status this long after sending are given up (failed).
 VERIFICATION_POLL_HORIZON = env.int("VERIFICATION_POLL_HORIZON", default=3600)
 VERIFICATION_SWEEP_INTERVAL = env.int("VERIFICATION_SWEEP_INTERVAL", default=300)
+# Seconds between runs of the admin statistics page's hourly rollup (beat).
+VERIFICATION_STATS_ROLLUP_INTERVAL = env.int("VERIFICATION_STATS_ROLLUP_INTERVAL", default=600)
 # First retry delay of a failed send; later ones double, full jitter (verification/sending.py).
 VERIFICATION_SEND_RETRY_BASE = env.float("VERIFICATION_SEND_RETRY_BASE", default=2.0)
 # The phone's live code cached in Redis for the verify path (a hint; the row decides).
@@ -247,6 +254,29 @@ TRUSTED_PROXIES = startup.trusted_proxies(env.list("TRUSTED_PROXIES", default=[]
 if BEHIND_TLS_PROXY and not TRUSTED_PROXIES:
     # No proxy is believed, so every request would look like plain http: a redirect loop.
     raise ImproperlyConfigured("DJANGO_BEHIND_TLS_PROXY=True needs TRUSTED_PROXIES (the proxy)")
+
+# PROOF TOKENS (SPEC §12)
+# https://pyjwt.readthedocs.io/en/stable/usage.html#encoding-decoding-tokens-with-eddsa-ed25519
+# ------------------------------------------------------------------------------
+# Ed25519 private key (PEM) signing verify-code's token; literal `\n` line breaks allowed.
+VERIFICATION_TOKEN_PRIVATE_KEY = env.str("VERIFICATION_TOKEN_PRIVATE_KEY", default="")
+VERIFICATION_TOKEN_PRIVATE_KEY_FILE = env.str("VERIFICATION_TOKEN_PRIVATE_KEY_FILE", default="")
+# DEBUG without a key: one is generated once into this git-ignored file.
+VERIFICATION_TOKEN_DEV_KEY_FILE = BASE_DIR / ".run" / "token-signing-key.pem" if DEBUG else None
+if not DEBUG and not (VERIFICATION_TOKEN_PRIVATE_KEY or VERIFICATION_TOKEN_PRIVATE_KEY_FILE):
+    # A generated key differs per host and silently changes when its file is lost: tokens
+    # would stop verifying. Production names its key.
+    raise ImproperlyConfigured(
+        "VERIFICATION_TOKEN_PRIVATE_KEY or VERIFICATION_TOKEN_PRIVATE_KEY_FILE is required when "
+        "DJANGO_DEBUG=False (an Ed25519 PEM: openssl genpkey -algorithm ed25519)."
+    )
+VERIFICATION_TOKEN_TTL = env.int("VERIFICATION_TOKEN_TTL", default=600)
+VERIFICATION_TOKEN_ISSUER = env.str("VERIFICATION_TOKEN_ISSUER", default="phone-verification")
+VERIFICATION_TOKEN_AUDIENCE = env.str("VERIFICATION_TOKEN_AUDIENCE", default="")
+# PEM files of retired keys still published in the JWKS while their tokens may be in use.
+VERIFICATION_TOKEN_PUBLIC_KEYS = env.list("VERIFICATION_TOKEN_PUBLIC_KEYS", default=[])
+# Seconds verifiers may cache /.well-known/jwks.json.
+VERIFICATION_JWKS_MAX_AGE = env.int("VERIFICATION_JWKS_MAX_AGE", default=300)
 
 # ABUSE PROTECTION (SPEC §11; README "Abuse protection" explains every value)
 # Validated at start-up by verification/abuse/policy.py: a typo stops the service.

@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from verification.admin_statistics import statistics_view
 from verification.api.metrics import metrics_view
-from verification.api.views import HealthView
+from verification.api.views import HealthView, JWKSView
 
 READ_ONLY = ["get", "head"]
 
@@ -24,6 +24,7 @@ urlpatterns = [
         name="docs",
     ),
     path("health/", HealthView.as_view(), name="health"),
+    path(".well-known/jwks.json", JWKSView.as_view(), name="jwks"),
     path("metrics", metrics_view, name="metrics"),
 ]
 

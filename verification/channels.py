@@ -9,14 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.conf import settings
-
-from verification import codes
+from verification import codes, texts
 from verification.gateways import get_gateway
 from verification.models import Channel, SMSVerification
-
-# The robot's language for a voice call (the client allows ru|en).
-VOICE_LANGUAGE = "ru"
 
 
 @dataclass(frozen=True)
@@ -27,7 +22,10 @@ class Dispatched:
 
 
 def dispatch(row: SMSVerification) -> Dispatched:
-    """One provider call for `row` (needs id, phone, channel, code_seed). Raises ProviderError."""
+    """One provider call for `row` (needs id, phone, channel, code_seed, language).
+
+    Raises ProviderError.
+    """
     gateway = get_gateway()
     tag = str(row.id)
     if row.channel == Channel.CALL:
@@ -36,9 +34,12 @@ def dispatch(row: SMSVerification) -> Dispatched:
         return Dispatched(placed.request_id, codes.hash_code(row.id, placed.code))
     code = codes.code_for(row.id, row.code_seed, codes.length_for(row.channel))
     if row.channel == Channel.VOICE:
-        request_id = gateway.send_voice(row.phone, code, language=VOICE_LANGUAGE, tag=tag)
+        # The robot speaks the row's language (the client allows ru|en, as texts.LANGUAGES).
+        request_id = gateway.send_voice(row.phone, code, language=row.language, tag=tag)
         return Dispatched(request_id)
-    text = settings.GREEN_SMS_TEMPLATE.format(code=code)
     if row.channel == Channel.VIBER:
+        # No autofill lines: WebOTP and the SMS Retriever read SMS only.
+        text = texts.sms_text(code=code, language=row.language, autofill=False)
         return Dispatched(gateway.send_viber(row.phone, text))
+    text = texts.sms_text(code=code, language=row.language)
     return Dispatched(gateway.send(row.phone, text, hidden=code, tag=tag))

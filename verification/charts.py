@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-WIDTH, HEIGHT = 720, 220
-LEFT, RIGHT, TOP, BOTTOM = 48, 12, 12, 40
+WIDTH, HEIGHT = 720, 240
+LEFT, RIGHT, TOP, BOTTOM = 48, 12, 30, 40
 COLORS = ("#417690", "#70bf2b", "#e6a117", "#ba2121", "#8e44ad", "#16a085")
 
 
@@ -50,12 +50,15 @@ def _frame(title: str, body: SafeString, y_max: float, unit: str) -> SafeString:
     )
     return format_html(
         '<svg class="stats-chart" role="img" aria-label="{}" viewBox="0 0 {} {}" width="{}" '
-        'height="{}" xmlns="http://www.w3.org/2000/svg"><title>{}</title>{}{}</svg>',
+        'height="{}" xmlns="http://www.w3.org/2000/svg"><title>{}</title>'
+        '<text x="{}" y="16" font-size="13" font-weight="bold">{}</text>{}{}</svg>',
         title,
         WIDTH,
         HEIGHT,
         WIDTH,
         HEIGHT,
+        title,
+        LEFT,
         title,
         ticks,
         body,

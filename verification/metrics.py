@@ -53,7 +53,8 @@ SEND_REQUESTS = Metric(
 SENDS = Metric(
     "verification_sends_total",
     "counter",
-    "Send attempts' results: sent (the provider took it), retry, failed; expired (never sent)",
+    "Send attempts' results: sent (the provider took it), retry, failed; expired (never "
+    "sent); fallback (a failed SMS moved to VERIFICATION_FALLBACK_CHANNEL)",
     ("channel", "result"),
 )
 DELIVERIES = Metric(

@@ -14,11 +14,12 @@ import logging
 import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.db import DatabaseError
-from django.db.models import Min
 from django.utils import timezone
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -42,6 +43,9 @@ QUEUES = ("sms", "status", "maintenance")
 # HEARTBEAT_INTERVAL s) is younger than this: two missed beats and it is gone.
 WORKER_ALIVE_WINDOW = 35.0
 HASHED = (*m.COUNTERS, m.PROVIDER_SECONDS)
+# kombu's Redis transport: one list per priority step, named queue + sep + step (0: queue).
+REDIS_PRIORITY_STEPS = (0, 3, 6, 9)
+REDIS_PRIORITY_SEP = "\x06\x16"
 
 
 class VerificationCollector(Collector):
@@ -147,46 +151,74 @@ def _workers(stored: dict[bytes, bytes]) -> GaugeMetricFamily:
 def oldest_unsent_age(now: datetime | None = None) -> float:
     """Seconds since the oldest live code still waiting for the provider was created.
 
-    One `ORDER BY created_at LIMIT 1` per status, each served by (status, created_at):
-    cheap however large the table or the backlog.
+    The live unsent row that expires first (codes live VERIFICATION_CODE_TTL, so it is the
+    oldest): one range scan of a partial index that holds only the backlog, from `now` on,
+    so expired rows awaiting the sweeper cost nothing however many there are.
     """
     now = now or timezone.now()
-    oldest = [
-        SMSVerification.objects.filter(status=status, expires_at__gt=now).aggregate(
-            oldest=Min("created_at")
-        )["oldest"]
-        for status in UNSENT_STATUSES
-    ]
-    present = [moment for moment in oldest if moment is not None]
-    return max(0.0, (now - min(present)).total_seconds()) if present else 0.0
+    created = (
+        SMSVerification.objects.filter(status__in=UNSENT_STATUSES, expires_at__gt=now)
+        .order_by("expires_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return max(0.0, (now - created).total_seconds()) if created is not None else 0.0
 
 
 def queue_depths() -> dict[str, float] | None:
-    """Messages ready in each queue: a passive declare answers it for Redis and RabbitMQ
-    alike (Redis: the lengths of the queue's lists, priorities included)."""
-    from kombu.exceptions import ChannelError
+    """Messages ready in each broker queue; None when the broker cannot be reached.
 
+    Redis: LLEN of each queue's lists (one per priority step, as kombu names them), one
+    pipelined round trip on a client kept per process. Other brokers (RabbitMQ): a passive
+    queue declare on a pooled connection, which answers the count without touching the queue.
+    """
     from project.celery import app as celery_app
 
-    depths: dict[str, float] = {}
+    url = str(celery_app.conf.broker_url)
     try:
-        with celery_app.connection_for_read() as conn:
-            conn.ensure_connection(max_retries=1, interval_start=0, timeout=1)
-            channel: Any = conn.channel()
-            try:
-                for queue in QUEUES:
-                    try:
-                        declared = channel.queue_declare(queue=queue, passive=True)
-                        depths[queue] = float(declared.message_count)
-                    except ChannelError:
-                        depths[queue] = 0.0  # never declared, or (Redis) empty
-                        channel.close()  # AMQP closes a channel on a failed passive declare
-                        channel = conn.channel()
-            finally:
-                channel.close()
-    except Exception as exc:  # noqa: BLE001 - kombu raises many kinds; the scrape goes on
+        if url.startswith(("redis://", "rediss://")):
+            return _redis_queue_depths(url, celery_app.conf.broker_transport_options or {})
+        return _declared_queue_depths(celery_app)
+    except Exception as exc:  # noqa: BLE001 - redis/kombu raise many kinds; the scrape goes on
         logger.warning("metrics: broker unreachable (%s)", type(exc).__name__)
         return None
+
+
+@lru_cache(maxsize=4)
+def _broker_redis(url: str) -> redis.Redis:
+    # Short timeouts: a scrape must answer even when the broker is black-holed.
+    return redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+
+
+def _redis_queue_depths(url: str, options: dict[str, Any]) -> dict[str, float]:
+    prefix = options.get("global_keyprefix", "")
+    steps = options.get("priority_steps", REDIS_PRIORITY_STEPS)
+    sep = options.get("sep", REDIS_PRIORITY_SEP)
+    pipe = _broker_redis(url).pipeline(transaction=False)
+    for queue in QUEUES:
+        for step in steps:
+            pipe.llen(f"{prefix}{queue}{sep}{step}" if step else f"{prefix}{queue}")
+    lengths = iter(pipe.execute())
+    return {queue: float(sum(next(lengths) for _ in steps)) for queue in QUEUES}
+
+
+def _declared_queue_depths(celery_app: Any) -> dict[str, float]:
+    from kombu.exceptions import ChannelError
+
+    depths: dict[str, float] = {}
+    with celery_app.pool.acquire(block=True, timeout=1) as conn:
+        conn.ensure_connection(max_retries=1, interval_start=0, timeout=1)
+        channel: Any = conn.channel()
+        try:
+            for queue in QUEUES:
+                try:
+                    depths[queue] = float(channel.queue_declare(queue=queue, passive=True)[1])
+                except ChannelError:
+                    depths[queue] = 0.0  # not declared yet: no worker ever started
+                    channel.close()  # AMQP closes a channel on a failed passive declare
+                    channel = conn.channel()
+        finally:
+            channel.close()
     return depths
 
 

@@ -65,6 +65,9 @@ class SMSVerification(models.Model):
     status_checked_at = models.DateTimeField(null=True, blank=True)
     error = models.CharField(max_length=255, blank=True, default="")
     client_ip = models.GenericIPAddressField(null=True, blank=True)
+    # The SMS text's language, chosen at the request; the worker renders the text later.
+    # A database default too: processes of the previous release still insert rows.
+    language = models.CharField(max_length=8, default="ru", db_default="ru")
     # When the client that asked for this code may ask again (the doubling cooldown, §11).
     resend_available_at = models.DateTimeField(null=True, blank=True)
 
@@ -85,6 +88,14 @@ class SMSVerification(models.Model):
             # The poller's claim: rows in `sent`, oldest first. Partial, so it holds only the
             # few rows awaiting a delivery report (the claim: 49 ms -> ~1 ms at 100k rows).
             models.Index(fields=("sent_at",), name="verif_poll_queue", condition=Q(status="sent")),
+            # /metrics' oldest unsent code: the live unsent row that expires first. Partial,
+            # so it holds only the backlog, and a backlog of expired rows the sweeper has not
+            # reached yet is skipped by the range scan instead of walked.
+            models.Index(
+                fields=("expires_at",),
+                name="verif_unsent_expiry",
+                condition=Q(status__in=("queued", "sending")),
+            ),
             # Per-IP send limits counted from the database while Redis is down.
             models.Index(fields=("client_ip", "created_at"), name="verif_ip_created"),
         ]
@@ -127,3 +138,31 @@ class AbuseDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.decision} {self.phone} ({self.rules})"
+
+
+class HourlyStatistics(models.Model):
+    """Codes requested in one hour, per country and channel: the statistics page's rollup.
+
+    Written by verification/statistics_rollup.py once the hour's counts can no longer change,
+    so the page reads a few hundred rows instead of aggregating a month of verifications.
+    Each rolled-up hour also has a row with country and channel "*" (its totals), even when
+    no code was requested: it marks the hour as done.
+    """
+
+    hour = models.DateTimeField()
+    country = models.CharField(max_length=3)  # ISO 3166 alpha-2, "ZZ" unknown, "*" total
+    channel = models.CharField(max_length=16)
+    sent = models.PositiveIntegerField(default=0)
+    delivered = models.PositiveIntegerField(default=0)
+    verified = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "hourly statistics"
+        constraints = [
+            models.UniqueConstraint(
+                fields=("hour", "country", "channel"), name="hourly_stats_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H:00} {self.country} {self.channel}"

@@ -32,6 +32,10 @@ def periodic_tasks() -> dict[str, tuple[str, int, str]]:
         "Refresh GreenSMS tariff": (
             "maintenance.refresh_tariff", settings.GREEN_SMS_TARIFF_INTERVAL, "maintenance"
         ),
+        "Roll up statistics": (
+            "maintenance.rollup_statistics", settings.VERIFICATION_STATS_ROLLUP_INTERVAL,
+            "maintenance",
+        ),
     }  # fmt: skip
 
 

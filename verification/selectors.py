@@ -16,6 +16,11 @@ def verification_get(*, verification_id: uuid.UUID) -> SMSVerification:
     )
 
 
+def verification_channel(*, verification_id: uuid.UUID) -> str:
+    """The channel the code went out on (a fallback may have changed it since the send)."""
+    return SMSVerification.objects.values_list("channel", flat=True).get(id=verification_id)
+
+
 def verification_by_request_id(*, request_id: str) -> SMSVerification | None:
     return SMSVerification.objects.filter(request_id=request_id).first()
 

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from verification import channels, funds, metrics
+from verification import channels, fallback, funds, metrics
 from verification.gateways.errors import (
     InsufficientFunds,
     PermanentProviderError,
@@ -79,8 +79,11 @@ def verification_send(*, verification_id: str | uuid.UUID, retries: int) -> Send
         return _retry_or_fail(row, exc, pause + _spread(pause))
     except PermanentProviderError as exc:
         logger.error("send of %s failed permanently: %s", row.id, exc.reason)
-        _finish(row, DeliveryStatus.FAILED, error=exc.reason)
+        if not _finish(row, DeliveryStatus.FAILED, error=exc.reason):
+            return SendResult()  # the lease ran out under us: the row's owner decides
         metrics.sends("failed", channel=row.channel)
+        if fallback.can_help(exc):
+            fallback.verification_fall_back(verification_id=row.id, reason=exc.reason)
         return SendResult()
     except TransientProviderError as exc:
         return _retry_or_fail(row, exc, _backoff(retries, ambiguous=exc.ambiguous))
@@ -135,7 +138,7 @@ def _claim(verification_id: str | uuid.UUID) -> SMSVerification | None:
         return None
     return (
         SMSVerification.objects.only(
-            "id", "phone", "channel", "code_seed", "expires_at", "lease_owner"
+            "id", "phone", "channel", "code_seed", "expires_at", "language", "lease_owner"
         )
         .filter(id=verification_id, lease_owner=owner)
         .first()
@@ -222,5 +225,9 @@ def _postpone(verification_id: str | uuid.UUID, delay: float) -> SendResult:
     return SendResult(retry_in=delay)
 
 
-def _finish(row: SMSVerification, status: str, *, error: str) -> None:
-    _owned(row).update(status=status, error=error[:255], lease_until=None, lease_owner=None)
+def _finish(row: SMSVerification, status: str, *, error: str) -> bool:
+    """True when this attempt still held the row and recorded `status`."""
+    finished = _owned(row).update(
+        status=status, error=error[:255], lease_until=None, lease_owner=None
+    )
+    return bool(finished)

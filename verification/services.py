@@ -32,7 +32,11 @@ HOUR = 3600
 
 
 def verification_create(
-    *, phone: str, client_ip: str | None = None, channel: str = Channel.SMS
+    *,
+    phone: str,
+    client_ip: str | None = None,
+    channel: str = Channel.SMS,
+    language: str = "ru",
 ) -> SMSVerification:
     """Store a new code for `phone` (E.164) and enqueue its message once the row is committed.
 
@@ -43,7 +47,11 @@ def verification_create(
     material = codes.new_material(channel=channel)
     now = material.created_at
     verification = SMSVerification(
-        phone=phone, channel=channel, client_ip=client_ip, **material.row_fields()
+        phone=phone,
+        channel=channel,
+        client_ip=client_ip,
+        language=language,
+        **material.row_fields(),
     )
 
     try:

@@ -2,29 +2,39 @@
 and per day, by country and by channel, aggregated in SQL.
 
 Two GROUP BY queries (hourly over HOURS, daily over DAYS), each grouped by time bucket and
-the phone's first digits. Rows do not store a country: the first three digits after `+`
-hold exactly one ITU calling code (the codes are prefix-free), which maps to a country here
-in Python. Codes shared by several countries map to the code's main one (+7: RU, +1: US).
+the phone's first four digits. Rows do not store a country: those digits hold exactly one
+ITU calling code (the codes are prefix-free) and the start of the national number, which
+map to a country here in Python with libphonenumber's metadata (+7 7… is KZ, +1 268… is
+AG). A country told apart only by the full number falls to its code's main country (+1 416…,
+Canada, counts as US).
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
 import phonenumbers
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.db.models.functions import Substr, TruncDay, TruncHour
 from django.utils import timezone
+from phonenumbers import PhoneMetadata
 
-from verification.models import DeliveryStatus, SMSVerification
+from verification.models import DeliveryStatus, HourlyStatistics, SMSVerification
 
 HOURS = 48
 DAYS = 30
-# The phone's leading characters grouped on: "+" and three digits (see the docstring).
-PREFIX_LENGTH = 4
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+# Country and channel of the rollup's per-hour totals rows.
+TOTAL = "*"
+# The phone's leading characters grouped on: "+" and four digits (see the docstring).
+PREFIX_LENGTH = 5
 
 
 @dataclass
@@ -44,6 +54,10 @@ class Counts:
         return 100.0 * self.verified / self.sent if self.sent else None
 
 
+# (time bucket, country, channel, counts)
+Row = tuple[datetime, str, str, "Counts"]
+
+
 @dataclass
 class Statistics:
     hourly: list[tuple[datetime, Counts]]
@@ -53,13 +67,25 @@ class Statistics:
     countries: list[str] = field(default_factory=list)  # every country seen, for filters
 
 
+@lru_cache(maxsize=4096)
 def country_of(prefix: str) -> str:
+    """The country of a phone's first digits ("+7701" -> "KZ"); "ZZ" when unknown."""
     digits = prefix.lstrip("+")
     for length in (1, 2, 3):
         code = int(digits[:length] or 0)
-        if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-            return phonenumbers.region_code_for_country_code(code)
-    return "ZZ"  # unknown
+        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code)
+        if regions:
+            return _region_by_leading_digits(regions, digits[length:])
+    return "ZZ"
+
+
+def _region_by_leading_digits(regions: tuple[str, ...], national: str) -> str:
+    for region in regions[1:]:  # the first is the code's main country
+        metadata = PhoneMetadata.metadata_for_region(region)
+        pattern = metadata.leading_digits if metadata else None
+        if pattern and national and re.match(pattern, national):
+            return region
+    return regions[0]
 
 
 def statistics(
@@ -69,15 +95,12 @@ def statistics(
 
     `country` / `channel` narrow the time series; the by-country and by-channel breakdowns
     always cover every country and channel (so the page can offer them as filters).
+    Settled hours come from the rollup (HourlyStatistics), the hours after it from the rows.
     """
     now = now or timezone.now()
-    hour_start = now.replace(minute=0, second=0, microsecond=0)
-    day_start = hour_start.replace(hour=0)
-    hourly_since = hour_start - timedelta(hours=HOURS - 1)
-    daily_since = day_start - timedelta(days=DAYS - 1)
-
-    hourly_rows = _grouped(TruncHour("created_at"), hourly_since)
-    daily_rows = _grouped(TruncDay("created_at"), daily_since)
+    hourly_since = hour_floor(now) - timedelta(hours=HOURS - 1)
+    daily_since = hour_floor(now).replace(hour=0) - timedelta(days=DAYS - 1)
+    hourly_rows, daily_rows = _rows(hourly_since, daily_since)
 
     by_country: dict[str, Counts] = defaultdict(Counts)
     by_channel: dict[str, Counts] = defaultdict(Counts)
@@ -85,7 +108,7 @@ def statistics(
         by_country[row_country].add(counts)
         by_channel[row_channel].add(counts)
 
-    def selected(rows: Iterable[tuple[datetime, str, str, Counts]]) -> dict[datetime, Counts]:
+    def selected(rows: Iterable[Row]) -> dict[datetime, Counts]:
         series: dict[datetime, Counts] = defaultdict(Counts)
         for bucket, row_country, row_channel, counts in rows:
             if country in (None, row_country) and channel in (None, row_channel):
@@ -95,23 +118,73 @@ def statistics(
     hourly = selected(hourly_rows)
     daily = selected(daily_rows)
     return Statistics(
-        hourly=[
-            (moment, hourly[moment]) for moment in _steps(hourly_since, timedelta(hours=1), HOURS)
-        ],
-        daily=[(moment, daily[moment]) for moment in _steps(daily_since, timedelta(days=1), DAYS)],
+        hourly=[(moment, hourly[moment]) for moment in _steps(hourly_since, HOUR, HOURS)],
+        daily=[(moment, daily[moment]) for moment in _steps(daily_since, DAY, DAYS)],
         by_country=sorted(by_country.items(), key=lambda item: (-item[1].sent, item[0])),
         by_channel=sorted(by_channel.items(), key=lambda item: (-item[1].sent, item[0])),
         countries=sorted(by_country),
     )
 
 
-def _grouped(
-    bucket: TruncHour | TruncDay, since: datetime
-) -> list[tuple[datetime, str, str, Counts]]:
-    """One GROUP BY (bucket, phone prefix, channel) over rows created since `since`."""
-    rows = (
-        SMSVerification.objects.filter(created_at__gte=since)
-        .annotate(bucket=bucket, prefix=Substr("phone", 1, PREFIX_LENGTH))
+def _rows(hourly_since: datetime, daily_since: datetime) -> tuple[list[Row], list[Row]]:
+    """(hourly rows since `hourly_since`, daily rows since `daily_since`): the rollup's
+    rows up to where it got, then the verifications' own rows grouped by hour."""
+    done = rolled_up_until()
+    if done is None or done <= daily_since:
+        done = daily_since  # nothing usable rolled up: every hour from the rows
+    rolled = HourlyStatistics.objects.filter(hour__lt=done).exclude(country=TOTAL)
+    hourly = [_rolled_row(row) for row in rolled.filter(hour__gte=hourly_since).values()]
+    daily = [
+        _rolled_row(row, bucket="day")
+        for row in rolled.filter(hour__gte=daily_since)
+        .annotate(day=TruncDay("hour"))
+        .values("day", "country", "channel")
+        .annotate(sent=Sum("sent"), delivered=Sum("delivered"), verified=Sum("verified"))
+        .order_by()
+    ]
+    for hour, row_country, row_channel, counts in grouped(TruncHour("created_at"), done):
+        if hour >= hourly_since:
+            hourly.append((hour, row_country, row_channel, counts))
+        daily.append((hour.replace(hour=0), row_country, row_channel, counts))
+    return hourly, daily
+
+
+def _rolled_row(row: Mapping[str, Any], *, bucket: str = "hour") -> Row:
+    counts = Counts(row["sent"], row["delivered"], row["verified"])
+    return row[bucket], row["country"], row["channel"], counts
+
+
+def rolled_up_until() -> datetime | None:
+    """The end of the last rolled-up hour; None before the first rollup."""
+    last = HourlyStatistics.objects.filter(country=TOTAL).aggregate(last=Max("hour"))["last"]
+    return last + HOUR if last is not None else None
+
+
+def grouped(
+    bucket: TruncHour | TruncDay, since: datetime, until: datetime | None = None
+) -> list[Row]:
+    """Verifications created in [since, until) counted per time bucket, country and channel
+    (one GROUP BY (bucket, phone prefix, channel) over the created_at index; prefixes become
+    countries here)."""
+    return [
+        (
+            row["bucket"],
+            country_of(row["prefix"]),
+            row["channel"],
+            Counts(row["sent"], row["delivered"], row["verified"]),
+        )
+        for row in grouped_queryset(bucket, since, until)
+    ]
+
+
+def grouped_queryset(
+    bucket: TruncHour | TruncDay, since: datetime, until: datetime | None = None
+) -> QuerySet[Any, Any]:
+    rows = SMSVerification.objects.filter(created_at__gte=since)
+    if until is not None:
+        rows = rows.filter(created_at__lt=until)
+    return (
+        rows.annotate(bucket=bucket, prefix=Substr("phone", 1, PREFIX_LENGTH))
         .values("bucket", "prefix", "channel")
         .annotate(
             sent=Count("id", filter=~Q(request_id="")),
@@ -120,15 +193,10 @@ def _grouped(
         )
         .order_by()
     )
-    return [
-        (
-            row["bucket"],
-            country_of(row["prefix"]),
-            row["channel"],
-            Counts(row["sent"], row["delivered"], row["verified"]),
-        )
-        for row in rows
-    ]
+
+
+def hour_floor(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
 
 
 def _steps(start: datetime, step: timedelta, count: int) -> list[datetime]:

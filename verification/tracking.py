@@ -18,11 +18,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from verification import metrics
+from verification import fallback, metrics
 from verification.gateways import DeliveryStatus as ProviderStatus
 from verification.gateways import get_gateway
 from verification.gateways.errors import InvalidParameters, ProviderError
-from verification.models import DeliveryStatus, SMSVerification
+from verification.models import Channel, DeliveryStatus, SMSVerification
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +74,9 @@ def poll_batch(*, batch_size: int = POLL_BATCH_SIZE) -> PollCounts:
     ]
     if changed:
         SMSVerification.objects.bulk_update(changed, ["status", "delivered_at", "error"])
+    for row, answer in zip(rows, answers, strict=True):
+        if row.channel == Channel.SMS and _delivery_failed(answer):
+            fallback.verification_fall_back(verification_id=row.id, reason=row.error)
     for (channel, outcome), count in Counter(map(_outcome, changed)).items():
         metrics.deliveries(outcome, channel=channel, count=count)
     return counts
@@ -83,6 +86,10 @@ def _outcome(row: SMSVerification) -> tuple[str, str]:
     if row.status == DeliveryStatus.DELIVERED:
         return row.channel, "delivered"
     return row.channel, "unknown" if row.error == HORIZON_ERROR else "failed"
+
+
+def _delivery_failed(answer: ProviderStatus | ProviderError) -> bool:
+    return isinstance(answer, ProviderStatus) and answer.state == "failed"
 
 
 def _claim_batch(now: datetime, batch_size: int) -> list[SMSVerification]:

@@ -7,7 +7,7 @@ import logging
 from celery import Task
 
 from project.celery import app
-from verification import housekeeping
+from verification import housekeeping, statistics_rollup
 from verification.gateways.errors import ProviderError
 
 logger = logging.getLogger(__name__)
@@ -50,6 +50,11 @@ def refresh_tariff() -> dict[str, str] | None:
         logger.warning("could not read the GreenSMS tariff: %s", exc.reason)
         return None
     return {channel: str(price) for channel, price in prices.items()}
+
+
+@app.task(name="maintenance.rollup_statistics")
+def rollup_statistics() -> int:
+    return statistics_rollup.rollup()
 
 
 @app.task(name="maintenance.check_balance")

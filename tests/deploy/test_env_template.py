@@ -13,6 +13,8 @@ from urllib.parse import unquote, urlsplit
 
 import environ
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tests.deploy.conftest import (
     ANSIBLE_DIR,
@@ -52,6 +54,10 @@ SPEC_VARIABLES = [
     "WEB_CONCURRENCY",
     "WORKER_CONCURRENCY",
     "FLOWER_BASIC_AUTH",
+    "VERIFICATION_TOKEN_PRIVATE_KEY",
+    "VERIFICATION_TOKEN_TTL",
+    "VERIFICATION_TOKEN_ISSUER",
+    "VERIFICATION_TOKEN_PUBLIC_KEYS",
 ]
 
 PLAYBOOK = """\
@@ -76,6 +82,13 @@ VAULT = {
     "vault_green_sms_password": "s3cr#t pa$$",
     "vault_green_sms_token": "",
     "vault_flower_basic_auth": "ops:flower#pw",
+    "vault_verification_token_private_key": Ed25519PrivateKey.generate()
+    .private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    .decode(),
 }
 
 # A production configuration the role's checks accept.
@@ -85,6 +98,7 @@ VALID = {
     "green_sms_debug": False,
     "green_sms_user": "user",
     "green_sms_password": "password",
+    "verification_token_private_key": VAULT["vault_verification_token_private_key"],
 }
 
 
@@ -228,6 +242,30 @@ def test_production_group_vars_take_the_secrets_from_the_vault(
     assert unquote(database.password or "") == VAULT["vault_database_password"]
     assert env["REDIS_URL"] == "redis://redis.internal.example.com:6379/0"
     assert env["CELERY_BROKER_URL"] == env["REDIS_URL"]
+    key_file = Path(env["VERIFICATION_TOKEN_PRIVATE_KEY_FILE"])
+    assert key_file.read_text() == VAULT["vault_verification_token_private_key"]
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert env["VERIFICATION_TOKEN_PRIVATE_KEY"] == ""
+
+
+def test_retired_token_keys_are_written_and_listed(ansible: Ansible, tmp_path: Path) -> None:
+    # given a rotation: a new signing key, the old key's public half still published
+    old = Ed25519PrivateKey.generate().public_key()
+    old_pem = old.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+    rotation = {**VAULT, "verification_token_public_keys": [old_pem]}
+
+    # when the role renders the .env
+    env = read_env_file(
+        render(
+            ansible, tmp_path, rotation, vars_files=[ANSIBLE_DIR / "group_vars" / "production.yml"]
+        )
+    )
+
+    # then the app finds the old public key in the file the .env names
+    (listed,) = env["VERIFICATION_TOKEN_PUBLIC_KEYS"].split(",")
+    assert Path(listed).read_text() == old_pem
 
 
 def test_the_app_reads_every_value_as_rendered(
@@ -298,6 +336,12 @@ def test_preflight_accepts_a_valid_configuration(ansible: Ansible, tmp_path: Pat
             None,
             "vault_django_secret_key (50+ characters)",
             id="short-secret-key",
+        ),
+        pytest.param(
+            {"verification_token_private_key": "CHANGE-ME"},
+            None,
+            "Set vault_verification_token_private_key",
+            id="no-token-key",
         ),
         pytest.param(
             {"flower_basic_auth": ""},

@@ -61,7 +61,13 @@ vault_green_sms_user: seed_user
 vault_green_sms_password: seed-password
 vault_green_sms_token: ""
 vault_flower_basic_auth: ops:flower-password
+vault_verification_token_private_key: |
+  -----BEGIN PRIVATE KEY-----
+  MC4CAQAwBQYDK2VwBCIEIBuNI0YCTy9JJe4gTqV/aBRE5P5cdb6URXLe2IQzRvZl
+  -----END PRIVATE KEY-----
 """
+# The RFC 7638 thumbprint (kid) of the test vault's token key.
+VAULT_TOKEN_KID = "YgeG2-n2lz_ZAd953SwAblrgjsvlO0o8qJxLBN8yiDc"
 
 
 @dataclass
@@ -390,8 +396,14 @@ def test_web_unit_serves_the_app(deployment: Deployment) -> None:
     # when it runs, then the deployed app answers its health check
     with unit_process(deployment, "web", args, "/health/", "verify.example.com") as port:
         status, body = http_get(f"http://127.0.0.1:{port}/health/", {"Host": "verify.example.com"})
+        jwks_status, jwks = http_get(
+            f"http://127.0.0.1:{port}/.well-known/jwks.json", {"Host": "verify.example.com"}
+        )
     assert status == 200, body
     assert json.loads(body)["database"] == "ok"
+    # and publishes the vault's token key
+    assert jwks_status == 200, jwks
+    assert [key["kid"] for key in json.loads(jwks)["keys"]] == [VAULT_TOKEN_KID]
 
 
 def test_flower_unit_requires_the_vault_basic_auth(deployment: Deployment) -> None:

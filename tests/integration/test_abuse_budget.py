@@ -93,7 +93,12 @@ def test_the_tariff_from_the_provider_prices_the_caps(api_client, settings, sand
     settings.GREEN_SMS_BUDGET_PER_HOUR = "6"
 
     # when: beat refreshes the tariff
-    assert housekeeping.refresh_tariff() == {"sms": Decimal("2")}
+    assert housekeeping.refresh_tariff() == {
+        "sms": Decimal("2"),
+        "call": Decimal("0.5"),
+        "voice": Decimal("3"),
+        "viber": Decimal("1.5"),
+    }
 
     # then: the cap buys three messages, not one
     answers = [send(api_client, f"+7999000000{n}").status_code for n in range(4)]

@@ -174,3 +174,29 @@ def test_the_admin_lists_decisions_with_filters(api_client, protection, admin_cl
     assert listing.status_code == 200
     assert "+79990000001" in listing.content.decode()
     assert "+79990000001" not in other_rule.content.decode()
+
+
+def test_every_send_path_check_is_one_redis_round_trip(protection, monkeypatch):
+    # given: every rule and both spend caps in force, and the script already loaded
+    from django_redis import get_redis_connection
+
+    from verification import services
+
+    protection.GREEN_SMS_BUDGET_PER_HOUR = "1000"
+    protection.GREEN_SMS_BUDGET_PER_DAY = "10000"
+    services.verification_create(phone="+79990000000", client_ip="10.0.0.1")
+    client = get_redis_connection("default")
+    commands: list[str] = []
+    real = client.execute_command
+
+    def counting(*args, **kwargs):
+        commands.append(str(args[0]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(client, "execute_command", counting)
+
+    # when: another code is accepted for the same client
+    services.verification_create(phone="+79990000001", client_ip="10.0.0.1")
+
+    # then: limits, cooldown, rules, caps, counters and the verify cache took one command
+    assert commands == ["EVALSHA"]

@@ -90,7 +90,16 @@ def test_filters_ignore_anything_but_a_country_code(admin_client):
 
 
 @pytest.mark.parametrize(
-    ("prefix", "country"), [("+799", "RU"), ("+380", "UA"), ("+120", "US"), ("+447", "GB")]
+    ("prefix", "country"),
+    [
+        ("+7999", "RU"),
+        ("+7701", "KZ"),
+        ("+3805", "UA"),
+        ("+1202", "US"),
+        ("+1268", "AG"),
+        ("+4477", "GB"),
+        ("+2100", "ZZ"),
+    ],
 )
 def test_country_of_a_prefix(prefix, country):
     assert country_of(prefix) == country

@@ -21,7 +21,12 @@ def test_correct_code_is_200_and_marks_the_code_used(api_client):
     response = api_client.post(VERIFY, {"phone": row.phone, "code": code}, format="json")
 
     assert response.status_code == 200
-    assert response.json() == {"message": "Код подтвержден успешно", "verified": True}
+    body = response.json()
+    assert {k: body[k] for k in ("message", "verified")} == {
+        "message": "Код подтвержден успешно",
+        "verified": True,
+    }
+    assert set(body) == {"message", "verified", "token", "token_expires_at"}
     row.refresh_from_db()
     assert row.is_used
     assert row.used_at is not None

@@ -194,6 +194,35 @@ def test_sms_balance_prints_the_sandbox_balance(sandbox_gateway, greensms_sandbo
     assert greensms_sandbox.stats()["balance_calls"] == 1
 
 
+def test_sms_tariff_prints_each_channels_price_from_the_provider(
+    sandbox_gateway, greensms_sandbox, settings
+):
+    # given
+    settings.VERIFICATION_CHANNELS = ["sms", "call"]
+    settings.VERIFICATION_FALLBACK_CHANNEL = "voice"
+    # when
+    out, err = run("sms_tariff")
+    # then the sandbox's tariff, channel by channel
+    assert out.splitlines() == [
+        "GreenSMS tariff, per message:",
+        "  sms    2.0  (enabled)",
+        "  call   0.5  (enabled)",
+        "  voice  3.0  (fallback)",
+        "  viber  1.5",
+    ]
+    assert err == ""
+
+
+def test_sms_tariff_on_auth_error_fails_without_the_password(
+    sandbox_gateway, greensms_sandbox, settings
+):
+    settings.GREEN_SMS_PASSWORD = "not-" + SANDBOX_PASSWORD
+    out, err, message = run_failing("sms_tariff")
+    assert "authorization declined" in message
+    for text in (out, err, message):
+        assert SANDBOX_PASSWORD not in text
+
+
 def test_sms_balance_warns_below_the_low_mark(sandbox_gateway, greensms_sandbox, settings):
     # given
     greensms_sandbox.configure(balance=42)

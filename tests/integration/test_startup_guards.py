@@ -8,6 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from verification.token_keys import private_key_pem
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -16,13 +19,14 @@ SETUP = (
     "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'project.settings'; django.setup()"
 )
 SECRET = "a-long-random-test-value"
+TOKEN_KEY = private_key_pem(Ed25519PrivateKey.generate()).decode()
 
 
 def run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "FLOWER_", "GREEN_SMS_"))
+        if not k.startswith(("DJANGO_", "FLOWER_", "GREEN_SMS_", "VERIFICATION_TOKEN_"))
     }
     return subprocess.run(
         [sys.executable, "-c", code],
@@ -52,9 +56,51 @@ def test_production_with_a_secret_key_starts():
         "django.setup(); print('ok')",
         DJANGO_DEBUG="False",
         DJANGO_SECRET_KEY="a-long-random-test-value",
+        VERIFICATION_TOKEN_PRIVATE_KEY=TOKEN_KEY,
     )
 
     assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_production_without_a_token_key_refuses_to_start():
+    result = run(SETUP, DJANGO_DEBUG="False", DJANGO_SECRET_KEY=SECRET)
+
+    assert result.returncode != 0
+    assert "VERIFICATION_TOKEN_PRIVATE_KEY or VERIFICATION_TOKEN_PRIVATE_KEY_FILE" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"VERIFICATION_TOKEN_PRIVATE_KEY": "-----BEGIN PRIVATE KEY-----\\nbroken"},
+        {"VERIFICATION_TOKEN_PRIVATE_KEY_FILE": "/nonexistent/key.pem"},
+        {"VERIFICATION_TOKEN_PRIVATE_KEY": TOKEN_KEY, "VERIFICATION_TOKEN_PUBLIC_KEYS": "/no.pem"},
+        {"VERIFICATION_TOKEN_PRIVATE_KEY": TOKEN_KEY, "VERIFICATION_TOKEN_PRIVATE_KEY_FILE": "/k"},
+    ],
+    ids=["malformed", "missing-file", "missing-public-key", "both-set"],
+)
+def test_an_unusable_token_key_refuses_to_start(env):
+    result = run(SETUP, DJANGO_DEBUG="False", DJANGO_SECRET_KEY=SECRET, **env)
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: VERIFICATION_TOKEN_" in result.stderr
+
+
+def test_debug_without_a_token_key_generates_one_once():
+    # given a DEBUG start with no key configured (the key file lives in the git-ignored .run/)
+    key_file = ROOT / ".run" / "token-signing-key.pem"
+    show = SETUP + "; from verification.token_keys import keyring; print(keyring().kid)"
+
+    # when the service starts twice
+    first = run(show, DJANGO_DEBUG="True")
+    second = run(show, DJANGO_DEBUG="True")
+
+    # then both starts sign with the same key, kept in the file
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout
+    assert key_file.exists()
+    ignored = subprocess.run(["git", "check-ignore", "-q", str(key_file)], cwd=ROOT, check=False)
+    assert ignored.returncode == 0
 
 
 def test_without_django_debug_the_service_runs_as_production():
@@ -68,6 +114,7 @@ def test_without_django_debug_the_service_runs_as_production():
     shown = run(
         SETUP + "; from django.conf import settings as s; print(s.DEBUG, s.GREEN_SMS_DEBUG)",
         DJANGO_SECRET_KEY=SECRET,
+        VERIFICATION_TOKEN_PRIVATE_KEY=TOKEN_KEY,
     )
     assert shown.stdout.split() == ["False", "False"], shown.stderr
 

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
+from verification import texts
 from verification.exceptions import InvalidPhone
 from verification.phones import mask_phone, normalize_phone
 
@@ -65,6 +66,11 @@ class ChannelField(serializers.CharField):
 
 class SendCodeInputSerializer(serializers.Serializer):
     phone = PhoneField()
+    language = serializers.ChoiceField(
+        choices=texts.LANGUAGES,
+        required=False,
+        help_text="The SMS text's language; by default the request's Accept-Language (else ru)",
+    )
     channel = ChannelField()
 
     def validate(self, attrs: dict[str, object]) -> dict[str, object]:
@@ -89,6 +95,21 @@ class VerifyCodeInputSerializer(serializers.Serializer):
 class VerifyCodeOutputSerializer(serializers.Serializer):
     message = serializers.CharField()
     verified = serializers.BooleanField()
+    token = serializers.CharField(help_text="Proof of verification: a JWT (EdDSA), see the JWKS")
+    token_expires_at = serializers.DateTimeField()
+
+
+class JWKSerializer(serializers.Serializer):
+    kty = serializers.CharField()
+    crv = serializers.CharField()
+    x = serializers.CharField()
+    kid = serializers.CharField()
+    use = serializers.CharField()
+    alg = serializers.CharField()
+
+
+class JWKSSerializer(serializers.Serializer):
+    keys = JWKSerializer(many=True)
 
 
 class VerificationSerializer(serializers.Serializer):

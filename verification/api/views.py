@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
+from django.utils import translation
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -11,11 +13,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from verification import metrics, selectors, services
+from verification import metrics, selectors, services, texts, tokens
 from verification.api import serializers
 from verification.api.client_ip import client_ip
 from verification.api.outcomes import OutcomeCountedView
 from verification.health import health
+
+
+def sms_language(request: Request) -> str:
+    """The language LocaleMiddleware chose from Accept-Language, if the SMS has it."""
+    language = (translation.get_language() or "").split("-")[0]
+    return language if language in texts.LANGUAGES else texts.DEFAULT_LANGUAGE
+
 
 ERROR_RESPONSE = OpenApiResponse(description='`{"error": "...", "code": "..."}`')
 
@@ -40,6 +49,7 @@ class SendCodeView(OutcomeCountedView):
             phone=data.validated_data["phone"],
             client_ip=client_ip(request),
             channel=data.validated_data["channel"],
+            language=data.validated_data.get("language") or sms_language(request),
         )
         body = serializers.SendCodeOutputSerializer(
             {
@@ -71,12 +81,21 @@ class VerifyCodeView(OutcomeCountedView):
     def post(self, request: Request) -> Response:
         data = serializers.VerifyCodeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.verification_check(
-            phone=data.validated_data["phone"],
-            code=data.validated_data["code"],
-            client_ip=client_ip(request),
+        phone = data.validated_data["phone"]
+        verification_id = services.verification_check(
+            phone=phone, code=data.validated_data["code"], client_ip=client_ip(request)
         )
-        body = {"message": _("Код подтвержден успешно"), "verified": True}
+        proof = tokens.proof_token_issue(
+            verification_id=verification_id,
+            phone=phone,
+            channel=selectors.verification_channel(verification_id=verification_id),
+        )
+        body = {
+            "message": _("Код подтвержден успешно"),
+            "verified": True,
+            "token": proof.token,
+            "token_expires_at": proof.expires_at,
+        }
         return Response(serializers.VerifyCodeOutputSerializer(body).data)
 
 
@@ -85,6 +104,16 @@ class VerificationDetailView(APIView):
     def get(self, request: Request, verification_id: uuid.UUID) -> Response:
         verification = selectors.verification_get(verification_id=verification_id)
         return Response(serializers.VerificationSerializer(verification).data)
+
+
+class JWKSView(APIView):
+    """The public keys of proof tokens; verifiers cache it (and refetch on an unknown kid)."""
+
+    @extend_schema(responses={200: serializers.JWKSSerializer})
+    def get(self, request: Request) -> Response:
+        response = Response(tokens.jwks())
+        response["Cache-Control"] = f"public, max-age={settings.VERIFICATION_JWKS_MAX_AGE}"
+        return response
 
 
 class HealthView(APIView):

@@ -236,9 +236,12 @@ class SandboxState:
             return self.balance
 
     def tariff(self) -> list[dict[str, Any]]:
-        """`GET /account/tariff`: what a message costs here (the SMS price is what a send
-        debits)."""
-        return [{"type": "sms", "price": float(PRICE_PER_SMS), "currency": "RUB"}]
+        """`GET /account/tariff`: what a message of each channel costs here (what a send of
+        that channel debits)."""
+        return [
+            {"type": channel, "price": float(price), "currency": "RUB"}
+            for channel, price in PRICES.items()
+        ]
 
     # --- control side ----------------------------------------------------------------
     def messages(self, to: str | None = None) -> list[dict[str, Any]]:

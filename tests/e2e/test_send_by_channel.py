@@ -1,4 +1,8 @@
-"""Every channel end to end: the HTTP API, a real worker, the real client and the sandbox."""
+"""Every channel end to end: the HTTP API, a real worker, the real client and the sandbox.
+
+Named to sort after the process-level tests of this folder: those run workers of their own
+on the same broker, and the session's in-process worker (started here) would take their tasks.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import logging
 import re
 from typing import Any
 
+import jwt
 import pytest
 
 from tests.helpers import wait_for
@@ -25,6 +30,13 @@ def all_channels(settings: Any) -> Any:
     return settings
 
 
+def _token_claims(api_client: Any, token: str) -> dict[str, Any]:
+    """The token as another backend checks it: against the published JWKS."""
+    keys = jwt.PyJWKSet.from_dict(api_client.get("/.well-known/jwks.json").json())
+    key = keys[jwt.get_unverified_header(token)["kid"]]
+    return dict(jwt.decode(token, key.key, algorithms=["EdDSA"], options={"verify_aud": False}))
+
+
 def _code_from(message: dict[str, Any]) -> str:
     """What the user would read: the caller id's last digits, the spoken digits, the text's."""
     if message["channel"] == "call":
@@ -42,7 +54,9 @@ def test_a_code_by_each_channel_reaches_the_provider_verifies_and_is_tracked(
 ):
     # when a client asks for a code by this channel
     response = api_client.post(
-        "/api/auth/send-code/", {"phone": PHONE, "channel": channel}, format="json"
+        "/api/auth/send-code/",
+        {"phone": PHONE, "channel": channel, "language": "en"},
+        format="json",
     )
     assert response.status_code == 202
     assert response.json()["channel"] == channel
@@ -51,6 +65,8 @@ def test_a_code_by_each_channel_reaches_the_provider_verifies_and_is_tracked(
     # then the provider gets exactly one request through that channel's module
     [message] = wait_for(lambda: greensms_sandbox.messages(to=PHONE))
     assert message["channel"] == channel
+    if channel == "voice":
+        assert message["language"] == "en"  # the robot speaks the request's language
     wait_for(lambda: SMSVerification.objects.filter(id=verification_id, status="sent").first())
     code = _code_from(message)
     assert len(code) == length
@@ -60,6 +76,10 @@ def test_a_code_by_each_channel_reaches_the_provider_verifies_and_is_tracked(
         "/api/auth/verify-code/", {"phone": PHONE, "code": code}, format="json"
     )
     assert verify.status_code == 200, verify.json()
+    # and its proof token names the channel (SPEC §12: amr = [channel])
+    claims = _token_claims(api_client, verify.json()["token"])
+    assert claims["amr"] == [channel]
+    assert claims["vid"] == verification_id
 
     # and the channel's own status module reports the delivery
     def delivered() -> SMSVerification | None:
@@ -95,7 +115,8 @@ def test_a_call_code_is_never_stored_or_logged_in_clear(
         assert value != code
         assert not standalone.search(value), field.name
     # and no log line, the worker's included, carries it
-    assert "sent" in caplog.text  # the worker's log was captured
+    # the worker logs its "sent" line just after the UPDATE the wait above saw
+    wait_for(lambda: "sent" in caplog.text)  # the worker's log was captured
     assert not standalone.search(caplog.text)
     # and a wrong 4-digit guess is refused while the provider's code works
     wrong = f"{(int(code) + 1) % 10_000:04d}"
