@@ -153,7 +153,11 @@ def test_flower_refuses_to_run_open_outside_debug(env, refused):
         assert "FLOWER_BASIC_AUTH" in result.stderr
 
 
-PRODUCTION = {"DJANGO_DEBUG": "False", "DJANGO_SECRET_KEY": SECRET}
+PRODUCTION = {
+    "DJANGO_DEBUG": "False",
+    "DJANGO_SECRET_KEY": SECRET,
+    "VERIFICATION_TOKEN_PRIVATE_KEY": TOKEN_KEY,
+}
 
 
 @pytest.mark.parametrize(
