@@ -51,6 +51,9 @@ SPEC_VARIABLES = [
     "VERIFICATION_POLL_INTERVAL",
     "VERIFICATION_DISPATCH_AFTER",
     "TRUSTED_PROXIES",
+    "API_MAX_BODY_BYTES",
+    "DJANGO_BEHIND_TLS_PROXY",
+    "DJANGO_CSRF_TRUSTED_ORIGINS",
     "WEB_CONCURRENCY",
     "WORKER_CONCURRENCY",
     "FLOWER_BASIC_AUTH",
@@ -99,6 +102,7 @@ VALID = {
     "green_sms_user": "user",
     "green_sms_password": "password",
     "verification_token_private_key": VAULT["vault_verification_token_private_key"],
+    "redis_url": "rediss://:redis-pw@redis.internal.example.com:6379/0?ssl_cert_reqs=required",
 }
 
 
@@ -342,6 +346,24 @@ def test_preflight_accepts_a_valid_configuration(ansible: Ansible, tmp_path: Pat
             None,
             "Set vault_verification_token_private_key",
             id="no-token-key",
+        ),
+        pytest.param(
+            {"redis_url": "redis://redis.internal.example.com:6379/0"},
+            None,
+            "Redis must ask for a password",
+            id="redis-without-password",
+        ),
+        pytest.param(
+            {"celery_broker_url": "redis://broker.internal.example.com:6379/0"},
+            None,
+            "Redis must ask for a password",
+            id="broker-without-password",
+        ),
+        pytest.param(
+            {"green_sms_debug": True},
+            None,
+            "green_sms_debug: true writes every code to the logs",
+            id="debug-sms-in-production",
         ),
         pytest.param(
             {"flower_basic_auth": ""},
