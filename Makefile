@@ -5,6 +5,15 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 CI_INSTALLED := $(VENV)/.ci-installed
 WITH_REDIS := $(BIN)/python scripts/with_redis.py --
+# The Celery broker of `run`, `test` and `test-fast`: redis (REDIS_URL, or CELERY_BROKER_URL
+# from the environment or .env) or rabbitmq (RABBITMQ_URL), e.g. `make test BROKER=rabbitmq`.
+BROKER ?= redis
+RABBITMQ_URL ?= amqp://guest:guest@127.0.0.1:5672//
+ifeq ($(BROKER),rabbitmq)
+export CELERY_BROKER_URL := $(RABBITMQ_URL)
+else ifneq ($(BROKER),redis)
+$(error BROKER must be redis or rabbitmq, not $(BROKER))
+endif
 # The settings default to production (fail closed); the development targets say debug
 # explicitly, unless the environment or .env already decides.
 WITH_REDIS_DEBUG := $(BIN)/python scripts/with_redis.py --default DJANGO_DEBUG=True --
@@ -26,9 +35,11 @@ $(CI_INSTALLED): requirements-ci.txt $(INSTALLED)
 install: $(INSTALLED)
 ci-install: $(CI_INSTALLED)
 
-## Start web, worker, beat and Flower (debug SMS mode unless .env says otherwise).
+## Start web, worker, beat and Flower (debug SMS mode unless .env says otherwise), with
+## WORKER_PROCESSES worker processes (default: one per core; environment or .env).
 run: $(INSTALLED)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(WITH_REDIS_DEBUG) sh -c 'python manage.py migrate --noinput && exec honcho start'
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(WITH_REDIS_DEBUG) sh -c 'python manage.py migrate --noinput && \
+	    exec honcho start -c worker=$${WORKER_PROCESSES:-$$(python -c "import os; print(os.cpu_count())")}'
 
 ## The whole suite, slow process-level fault tests included. PYTEST_ARGS narrows it.
 test: $(INSTALLED)

@@ -2,15 +2,16 @@
 
 https://docs.celeryq.dev/en/stable/userguide/configuration.html
 
-Celery over Redis is at-least-once at best, so correctness lives in the row's state machine
-(the send task's claim, verification/sending.py); these settings make redelivery fast and
-publishing bounded. Names Celery must not read as settings start with an underscore.
+Celery (over Redis or RabbitMQ) is at-least-once at best, so correctness lives in the row's
+state machine (the send task's claim, verification/sending.py); these settings make
+redelivery fast and publishing bounded. Names Celery must not read as settings start with an
+underscore.
 """
 
 import os
 
 from django.conf import settings
-from kombu import Queue
+from kombu import Exchange, Queue
 
 # BROKER
 # ------------------------------------------------------------------------------
@@ -19,27 +20,36 @@ from kombu import Queue
 # whichever of Django or Celery it configures first.
 _redis_url = settings.REDIS_URL
 broker_url = os.environ.get("CELERY_BROKER_URL") or _redis_url
-# Seconds a delivered-but-unacknowledged message waits before Redis hands it to another
-# worker. It must exceed the send lease (the provider call's deadline plus a margin: a
-# running task holds its message that long) and the longest retry countdown (an ETA message
-# is held unacked until it runs: RETRY_BACKOFF_MAX in verification/sending.py, 45 s, and the
-# funds pause, 60 s + 5 s of jitter), or a healthy task would run twice; `sms_check` compares
-# them. The default is an hour, which is how long a whole-worker crash would otherwise delay
-# a code.
-_visibility_timeout = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "75"))
-# Short socket timeouts: a black-holed Redis must not hang a request that publishes.
+# RabbitMQ (amqp://) or Redis (redis://): the two differ in how they keep messages safe.
+_broker_is_amqp = broker_url.split("://", 1)[0].lower() in {"amqp", "amqps", "pyamqp"}
+# Short socket timeouts: a black-holed broker must not hang a request that publishes.
 _broker_socket_timeout = float(os.environ.get("CELERY_BROKER_SOCKET_TIMEOUT", "1"))
-broker_transport_options = {
-    "visibility_timeout": _visibility_timeout,
-    # Scan for unacked messages of dead workers every 10 s instead of every 100 s.
-    "unacked_restore_interval": 10,
-    "unacked_restore_throttle": 1,
-    "socket_timeout": _broker_socket_timeout,
-    "socket_connect_timeout": _broker_socket_timeout,
-    "socket_keepalive": True,
-    "health_check_interval": 25,
-}
-# AMQP brokers take the connect timeout from here instead.
+if _broker_is_amqp:
+    # RabbitMQ redelivers a dead consumer's unacknowledged messages as soon as its connection
+    # drops: no visibility timeout. Publisher confirms: a publish returns once the broker has
+    # taken the message (onto a quorum queue: replicated and on disk), and a refused one
+    # raises instead of vanishing; verification/dispatch.py bounds the wait for the confirm.
+    broker_transport_options: dict[str, object] = {"confirm_publish": True}
+else:
+    # Seconds a delivered-but-unacknowledged message waits before Redis hands it to another
+    # worker. It must exceed the send lease (the provider call's deadline plus a margin: a
+    # running task holds its message that long) and the longest retry countdown (an ETA
+    # message is held unacked until it runs: RETRY_BACKOFF_MAX in verification/sending.py,
+    # 45 s, and the funds pause, 60 s + 5 s of jitter), or a healthy task would run twice;
+    # `sms_check` compares them. The default is an hour, which is how long a whole-worker
+    # crash would otherwise delay a code.
+    _visibility_timeout = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "75"))
+    broker_transport_options = {
+        "visibility_timeout": _visibility_timeout,
+        # Scan for unacked messages of dead workers every 10 s instead of every 100 s.
+        "unacked_restore_interval": 10,
+        "unacked_restore_throttle": 1,
+        "socket_timeout": _broker_socket_timeout,
+        "socket_connect_timeout": _broker_socket_timeout,
+        "socket_keepalive": True,
+        "health_check_interval": 25,
+    }
+# AMQP takes the connect timeout (TCP and the AMQP handshake) from here.
 broker_connection_timeout = _broker_socket_timeout
 # Workers keep reconnecting when the broker comes back after a restart.
 broker_connection_retry_on_startup = True
@@ -75,11 +85,30 @@ enable_utc = True
 
 # QUEUES AND ROUTES
 # ------------------------------------------------------------------------------
-task_queues = (
-    Queue("sms"),  # sending codes: latency a user feels
-    Queue("status"),  # delivery polling
-    Queue("maintenance"),  # re-dispatch, sweeping, balance
-)
+if _broker_is_amqp:
+    # Durable quorum queues: replicated, on disk, and safe from a broker node's loss. Quorum
+    # queues have no global QoS, so a worker's prefetch is static (Celery detects them:
+    # worker_detect_quorum_queues), and a retry countdown cannot wait in the worker; Celery
+    # sends it through RabbitMQ's native delayed delivery instead, which needs topic
+    # exchanges (a direct one would make the worker hold the message until it is due).
+    task_queues = tuple(
+        Queue(
+            name,
+            Exchange(name, type="topic"),
+            routing_key=name,
+            durable=True,
+            queue_arguments={"x-queue-type": "quorum"},
+        )
+        for name in ("sms", "status", "maintenance")
+    )
+    task_default_queue_type = "quorum"
+    task_default_exchange_type = "topic"
+else:
+    task_queues = (
+        Queue("sms"),  # sending codes: latency a user feels
+        Queue("status"),  # delivery polling
+        Queue("maintenance"),  # re-dispatch, sweeping, balance
+    )
 task_default_queue = "maintenance"
 # Routed by explicit task name, so renaming a module never moves a task to another queue.
 task_routes = {

@@ -39,7 +39,7 @@ from typing import Any
 import phonenumbers
 import requests
 
-from benchmarks import harness
+from benchmarks import databases, harness, processes, procfile, reporting
 
 PRICE = Decimal("2.00")  # the sandbox's tariff, which the spend caps are priced from
 HOUR_CAP = Decimal("3000")  # run 1: far above what legitimate traffic spends
@@ -88,7 +88,7 @@ class Tally:
 
 
 class Api:
-    def __init__(self, base: str, sandbox: harness.Sandbox) -> None:
+    def __init__(self, base: str, sandbox: procfile.Sandbox) -> None:
         self.base, self.sandbox = base, sandbox
         self._local = threading.local()
 
@@ -315,7 +315,7 @@ def run_attacks(api: Api, legit: Legit, pool: ThreadPoolExecutor) -> list[Row]:
     return rows
 
 
-def messages_by_phone(sandbox: harness.Sandbox) -> Counter[str]:
+def messages_by_phone(sandbox: procfile.Sandbox) -> Counter[str]:
     return Counter("+" + message["to"] for message in sandbox.messages())
 
 
@@ -326,7 +326,7 @@ def drain(timeout: float = 120.0) -> None:
 
     from verification.models import SMSVerification
 
-    harness.wait_until(
+    processes.wait_until(
         lambda: (
             not SMSVerification.objects.filter(
                 status__in=("queued", "sending"), expires_at__gt=timezone.now()
@@ -337,16 +337,16 @@ def drain(timeout: float = 120.0) -> None:
     )
 
 
-def prepare(sandbox: harness.Sandbox) -> None:
+def prepare(sandbox: procfile.Sandbox) -> None:
     """A clean slate, and the tariff read from the provider as beat does (the caps are priced
     from it)."""
     from verification import housekeeping
     from verification.models import AbuseDecision
 
     sandbox.reset()
-    harness.reset_state()
+    databases.reset_state()
     AbuseDecision.objects.all().delete()
-    harness.point_gateway_at(sandbox.url)
+    procfile.point_gateway_at(sandbox.url)
     housekeeping.refresh_tariff()
 
 
@@ -359,11 +359,11 @@ def decisions() -> str:
     return ", ".join(f"{r['rules']} ({r['decision']}) ×{r['n']}" for r in rows.order_by("-n"))
 
 
-def protected_run(sandbox: harness.Sandbox) -> tuple[list[Row], Tally, Decimal]:
+def protected_run(sandbox: procfile.Sandbox) -> tuple[list[Row], Tally, Decimal]:
     prepare(sandbox)
-    port = harness.free_port()
-    web = harness.start_web(port, GREEN_SMS_BASE_URL=sandbox.url, **SHIPPED)
-    worker = harness.start_worker(sandbox.url, **SHIPPED)
+    port = processes.free_port()
+    web = procfile.start_web(port, GREEN_SMS_BASE_URL=sandbox.url, **SHIPPED)
+    worker = procfile.start_worker(sandbox.url, **SHIPPED)
     api = Api(f"http://127.0.0.1:{port}", sandbox)
     pool = ThreadPoolExecutor(max_workers=256)
     legit = Legit(api, pool)
@@ -375,8 +375,8 @@ def protected_run(sandbox: harness.Sandbox) -> tuple[list[Row], Tally, Decimal]:
         pool.shutdown(wait=True)
         drain()
     finally:
-        harness.stop(worker, grace=5)
-        harness.stop(web)
+        processes.stop(worker, grace=5)
+        processes.stop(web)
     sent = messages_by_phone(sandbox)
     for row in rows:
         if row.phones:
@@ -385,12 +385,12 @@ def protected_run(sandbox: harness.Sandbox) -> tuple[list[Row], Tally, Decimal]:
     return rows, legit.tally, spent
 
 
-def pumping_without_rules(sandbox: harness.Sandbox) -> Row:
+def pumping_without_rules(sandbox: procfile.Sandbox) -> Row:
     prepare(sandbox)
     env = {**SHIPPED, "ABUSE_PROTECTION": "off", "GREEN_SMS_BUDGET_PER_HOUR": str(PUMPING_CAP)}
-    port = harness.free_port()
-    web = harness.start_web(port, GREEN_SMS_BASE_URL=sandbox.url, **env)
-    worker = harness.start_worker(sandbox.url, **env)
+    port = processes.free_port()
+    web = procfile.start_web(port, GREEN_SMS_BASE_URL=sandbox.url, **env)
+    worker = procfile.start_worker(sandbox.url, **env)
     api = Api(f"http://127.0.0.1:{port}", sandbox)
     count = scaled(1000)
     phones = [f"{PUMPED_PREFIX}{n:07d}" for n in range(count)]
@@ -399,8 +399,8 @@ def pumping_without_rules(sandbox: harness.Sandbox) -> Row:
             statuses = attack(pool, count, lambda n: api.send(phones[n], rotating_ip(18)))
         drain()
     finally:
-        harness.stop(worker, grace=5)
-        harness.stop(web)
+        processes.stop(worker, grace=5)
+        processes.stop(web)
     sent = messages_by_phone(sandbox)
     row = Row(f"a. again, rules off, cap {PUMPING_CAP}/h", count, set(phones), statuses)
     row.reached = sum(sent[phone] for phone in phones)
@@ -408,15 +408,15 @@ def pumping_without_rules(sandbox: harness.Sandbox) -> Row:
 
 
 def run() -> tuple[str, dict[str, Any]]:
-    harness.setup_django()
-    sandbox = harness.start_sandbox(delivery_delay=1.0)
+    databases.setup_django()
+    sandbox = procfile.start_sandbox(delivery_delay=1.0)
     try:
         rows, legit, spent = protected_run(sandbox)
         fired = decisions()
         capped = pumping_without_rules(sandbox)
     finally:
-        harness.stop(sandbox.proc)
-        harness.flush_redis()
+        processes.stop(sandbox.proc)
+        databases.flush_redis()
     text, figures = report(rows, capped, legit, spent)
     return text + f"\nAbuseDecision rows of run 1: {fired}.\n", figures
 
@@ -435,7 +435,7 @@ def report(
              refused, row.note]
         )  # fmt: skip
         figures[row.name] = {"reached": row.reached, "stopped": stopped}
-    text = harness.table(
+    text = reporting.table(
         ["attack", "requests", "reached the provider", "money", "never sent", "refusals", "note"],
         table_rows,
         title=(
@@ -458,7 +458,7 @@ def report(
 
 
 def main() -> None:
-    with harness.session():
+    with processes.session():
         print(run()[0])
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks import harness
+from benchmarks import databases, harness, load, processes, procfile, reporting
 
 PROVIDER_LATENCY_MS = 300
 CONNECTIONS = (8, 32, 128)
@@ -44,18 +44,18 @@ PROTECTION_ENV = {
 
 def protection_cost(
     sandbox_url: str, script: Any, off_base: str
-) -> dict[tuple[str, int], list[harness.WrkResult]]:
+) -> dict[tuple[str, int], list[load.WrkResult]]:
     """send-code with protection off (`off_base`) and deny (a second gunicorn), alternated."""
-    port = harness.free_port()
-    deny = harness.start_web(
+    port = processes.free_port()
+    deny = procfile.start_web(
         port, name="web-deny", GREEN_SMS_BASE_URL=sandbox_url, **PROTECTION_ENV
     )
     deny_base = f"http://127.0.0.1:{port}"
     try:
-        harness.run_wrk(deny_base + ENDPOINTS["send-code (this service)"], script=script,
+        load.run_wrk(deny_base + ENDPOINTS["send-code (this service)"], script=script,
                         connections=8, seconds=2)  # fmt: skip
         harness.log("api_throughput: protection deny vs off at 32 connections")
-        runs = harness.alternate(
+        runs = reporting.alternate(
             {
                 PROTECTION_OFF: _cell(off_base + ENDPOINTS["send-code (this service)"], script, 32),
                 PROTECTION_DENY: _cell(
@@ -64,27 +64,27 @@ def protection_cost(
             }
         )
     finally:
-        harness.stop(deny)
+        processes.stop(deny)
     return {(name, 32): cell_runs for name, cell_runs in runs.items()}
 
 
 def run_protection_only() -> str:
-    harness.ensure_wrk()
-    harness.setup_django()
-    harness.reset_state()
-    script = harness.lua_script("random_phone", harness.LUA_RANDOM_PHONE)
-    sandbox = harness.start_sandbox(latency_ms=PROVIDER_LATENCY_MS)
-    web_port = harness.free_port()
-    web = harness.start_web(web_port, GREEN_SMS_BASE_URL=sandbox.url)
+    load.ensure_wrk()
+    databases.setup_django()
+    databases.reset_state()
+    script = load.lua_script("random_phone", load.LUA_RANDOM_PHONE)
+    sandbox = procfile.start_sandbox(latency_ms=PROVIDER_LATENCY_MS)
+    web_port = processes.free_port()
+    web = procfile.start_web(web_port, GREEN_SMS_BASE_URL=sandbox.url)
     try:
         base = f"http://127.0.0.1:{web_port}"
-        harness.run_wrk(base + ENDPOINTS["send-code (this service)"], script=script,
+        load.run_wrk(base + ENDPOINTS["send-code (this service)"], script=script,
                         connections=8, seconds=2)  # fmt: skip
         results = protection_cost(sandbox.url, script, base)
     finally:
-        harness.stop(web)
-        harness.stop(sandbox.proc)
-        harness.flush_redis()
+        processes.stop(web)
+        processes.stop(sandbox.proc)
+        databases.flush_redis()
     return _protection_report(results)
 
 
@@ -107,49 +107,49 @@ def protection_cpu(rounds: int = 3, calls: int = 300) -> dict[str, tuple[float, 
                           "GREEN_SMS_BUDGET_PER_DAY": deny["GREEN_SMS_BUDGET_PER_DAY"]},
     }  # fmt: skip
     samples: dict[str, list[tuple[float, float]]] = {name: [] for name in modes}
-    harness.reset_state()
+    databases.reset_state()
     try:
         for _ in range(rounds):
             for name, overrides in modes.items():
                 with override_settings(**overrides):
                     for _ in range(20):
                         services.verification_create(
-                            phone=harness.random_phone(), client_ip="10.0.0.1"
+                            phone=databases.random_phone(), client_ip="10.0.0.1"
                         )
                     wall, cpu = time.perf_counter(), time.process_time()
                     for _ in range(calls):
                         services.verification_create(
-                            phone=harness.random_phone(), client_ip="10.0.0.1"
+                            phone=databases.random_phone(), client_ip="10.0.0.1"
                         )
                     samples[name].append(
                         ((time.perf_counter() - wall) / calls * 1000,
                          (time.process_time() - cpu) / calls * 1000)
                     )  # fmt: skip
     finally:
-        harness.reset_state()
+        databases.reset_state()
     return {
-        name: (harness.median(w for w, _ in runs), harness.median(c for _, c in runs))
+        name: (reporting.median(w for w, _ in runs), reporting.median(c for _, c in runs))
         for name, runs in samples.items()
     }
 
 
-def _protection_report(results: dict[tuple[str, int], list[harness.WrkResult]]) -> str:
+def _protection_report(results: dict[tuple[str, int], list[load.WrkResult]]) -> str:
     rows = []
     for (name, connections), runs in results.items():
         rows.append(
             [
                 name,
                 connections,
-                harness.median(r.rps for r in runs),
-                harness.median(r.p50_ms for r in runs),
-                harness.median(r.p99_ms for r in runs),
+                reporting.median(r.rps for r in runs),
+                reporting.median(r.p50_ms for r in runs),
+                reporting.median(r.p99_ms for r in runs),
                 sum(r.errors for r in runs),
             ]
         )
-    off = harness.median(r.rps for r in results[(PROTECTION_OFF, 32)])
-    deny = harness.median(r.rps for r in results[(PROTECTION_DENY, 32)])
+    off = reporting.median(r.rps for r in results[(PROTECTION_OFF, 32)])
+    deny = reporting.median(r.rps for r in results[(PROTECTION_DENY, 32)])
     cost = 1 - deny / off
-    text = harness.table(
+    text = reporting.table(
         ["send-code", "conns", "req/s", "p50 ms", "p99 ms", "errors"],
         rows,
         title=(
@@ -162,7 +162,7 @@ def _protection_report(results: dict[tuple[str, int], list[harness.WrkResult]]) 
     cpu = protection_cpu()
     rows = [[name, wall, ms] for name, (wall, ms) in cpu.items()]
     extra = cpu[PROTECTION_DENY][1] / cpu[PROTECTION_OFF][1] - 1
-    text += "\n" + harness.table(
+    text += "\n" + reporting.table(
         ["verification_create()", "wall ms", "CPU ms (this process)"],
         rows,
         title="1d. The same, called in-process (no HTTP; medians of 3 alternated rounds of 300)",
@@ -171,23 +171,23 @@ def _protection_report(results: dict[tuple[str, int], list[harness.WrkResult]]) 
 
 
 def run() -> tuple[str, dict[str, Any]]:
-    harness.setup_django()
-    harness.reset_state()
-    script = harness.lua_script("random_phone", harness.LUA_RANDOM_PHONE)
-    sandbox = harness.start_sandbox(latency_ms=PROVIDER_LATENCY_MS)
-    web_port = harness.free_port()
-    web = harness.start_web(web_port, GREEN_SMS_BASE_URL=sandbox.url)
+    databases.setup_django()
+    databases.reset_state()
+    script = load.lua_script("random_phone", load.LUA_RANDOM_PHONE)
+    sandbox = procfile.start_sandbox(latency_ms=PROVIDER_LATENCY_MS)
+    web_port = processes.free_port()
+    web = procfile.start_web(web_port, GREEN_SMS_BASE_URL=sandbox.url)
     base = f"http://127.0.0.1:{web_port}"
     worker = None
     try:
         harness.log("api_throughput: warming up")
         for path in ENDPOINTS.values():
-            harness.run_wrk(base + path, script=script, connections=8, seconds=2)
+            load.run_wrk(base + path, script=script, connections=8, seconds=2)
 
-        results: dict[tuple[str, int], list[harness.WrkResult]] = {}
+        results: dict[tuple[str, int], list[load.WrkResult]] = {}
         for connections in CONNECTIONS:
             harness.log(f"api_throughput: {connections} connections")
-            runs = harness.alternate(
+            runs = reporting.alternate(
                 {name: _cell(base + path, script, connections) for name, path in ENDPOINTS.items()}
             )
             for name, cell_runs in runs.items():
@@ -196,7 +196,7 @@ def run() -> tuple[str, dict[str, Any]]:
         # What-if at 32 connections: the floor of any design that stores the row in the
         # request (bench_views.InsertOnlyView).
         harness.log("api_throughput: what-if at 32 connections")
-        runs = harness.alternate(
+        runs = reporting.alternate(
             {
                 WHATIF_FLOOR: _cell(base + ENDPOINTS["bare DRF POST (floor)"], script, 32),
                 "send-code (this service), what-if group": _cell(
@@ -212,10 +212,10 @@ def run() -> tuple[str, dict[str, Any]]:
         protection = protection_cost(sandbox.url, script, base)
 
         # Same comparison with the worker sending on the same two cores.
-        harness.reset_state()
-        worker = harness.start_worker(sandbox.url)
+        databases.reset_state()
+        worker = procfile.start_worker(sandbox.url)
         harness.log("api_throughput: 32 connections with the worker line running")
-        runs = harness.alternate(
+        runs = reporting.alternate(
             {
                 "bare DRF POST (floor), worker running": _cell(
                     base + ENDPOINTS["bare DRF POST (floor)"], script, 32
@@ -229,10 +229,10 @@ def run() -> tuple[str, dict[str, Any]]:
             results[(name, 32)] = cell_runs
     finally:
         if worker is not None:
-            harness.stop(worker, grace=5)
-        harness.stop(web)
-        harness.stop(sandbox.proc)
-        harness.flush_redis()
+            processes.stop(worker, grace=5)
+        processes.stop(web)
+        processes.stop(sandbox.proc)
+        databases.flush_redis()
     text, figures = _report(results)
     return text + "\n" + _protection_report(protection) + "\n" + breakdown(), figures
 
@@ -255,19 +255,19 @@ def breakdown(rounds: int = 3, calls: int = 300) -> str:
     from verification.phones import normalize_phone
     from verification.ratelimit import Limit, rate_limiter
 
-    harness.reset_state()
+    databases.reset_state()
     client = Client(HTTP_HOST="127.0.0.1")
-    redis = harness.redis_client()
+    redis = databases.redis_client()
 
     def post(path: str) -> Any:
-        body = json.dumps({"phone": harness.random_phone()})
+        body = json.dumps({"phone": databases.random_phone()})
         return lambda: client.post(path, data=body, content_type="application/json")
 
     def new_row(phone: str) -> SMSVerification:
         return SMSVerification(phone=phone, **codes.new_material().row_fields())
 
     def retire_and_insert() -> None:
-        phone, now = harness.random_phone(), timezone.now()
+        phone, now = databases.random_phone(), timezone.now()
         with transaction.atomic():
             SMSVerification.objects.filter(phone=phone, is_used=False, expires_at__gt=now).update(
                 expires_at=now
@@ -294,7 +294,7 @@ def breakdown(rounds: int = 3, calls: int = 300) -> str:
 
     def limits() -> list[Limit]:
         return [
-            Limit(f"send:phone:{harness.random_phone()}", 10**6, 3600),
+            Limit(f"send:phone:{databases.random_phone()}", 10**6, 3600),
             Limit("send:ip:127.0.0.1", 10**6, 3600),
         ]
 
@@ -306,15 +306,15 @@ def breakdown(rounds: int = 3, calls: int = 300) -> str:
         "view: send-code (whole request, in-process)": lambda: post("/api/auth/send-code/")(),
         "view: send-code with verification_create stubbed": view_without_service,
         "verification_create() called directly": lambda: real_create(
-            phone=harness.random_phone(), client_ip="127.0.0.1"
+            phone=databases.random_phone(), client_ip="127.0.0.1"
         ),
-        "normalize_phone (libphonenumber)": lambda: normalize_phone(harness.random_phone()),
+        "normalize_phone (libphonenumber)": lambda: normalize_phone(databases.random_phone()),
         "rate limits (2) + code-cache SET: one EVALSHA": lambda: rate_limiter.hit(
             limits(), then_set=verification_cache.entry(cached.phone, cached)
         ),
         "atomic: retire UPDATE + INSERT + COMMIT (a phone's 2nd+ code)": retire_and_insert,
         "INSERT alone, autocommit (a phone's 1st code of the hour)": lambda: new_row(
-            harness.random_phone()
+            databases.random_phone()
         ).save(force_insert=True),
         f"Celery publish, task_send_sent_event=True{tag(True)}": publish(True),
         f"Celery publish, task_send_sent_event=False{tag(False)}": publish(False),
@@ -339,13 +339,13 @@ def breakdown(rounds: int = 3, calls: int = 300) -> str:
                 )
     finally:
         app.conf.task_send_sent_event = shipped_event
-        harness.reset_state()
-    floor = harness.median(c for _, c in figures["view: bare DRF POST (floor)"])
+        databases.reset_state()
+    floor = reporting.median(c for _, c in figures["view: bare DRF POST (floor)"])
     rows = []
     for name, samples in figures.items():
-        cpu = harness.median(c for _, c in samples)
-        rows.append([name, harness.median(w for w, _ in samples), cpu, f"{cpu / floor:.1f}×"])
-    return harness.table(
+        cpu = reporting.median(c for _, c in samples)
+        rows.append([name, reporting.median(w for w, _ in samples), cpu, f"{cpu / floor:.1f}×"])
+    return reporting.table(
         ["step", "wall ms", "CPU ms (this process)", "CPU ÷ bare view"],
         rows,
         title=(
@@ -356,12 +356,12 @@ def breakdown(rounds: int = 3, calls: int = 300) -> str:
 
 
 def _cell(url: str, script: Any, connections: int) -> Any:
-    return lambda: harness.run_wrk(url, script=script, connections=connections)
+    return lambda: load.run_wrk(url, script=script, connections=connections)
 
 
-def _report(results: dict[tuple[str, int], list[harness.WrkResult]]) -> tuple[str, dict[str, Any]]:
+def _report(results: dict[tuple[str, int], list[load.WrkResult]]) -> tuple[str, dict[str, Any]]:
     def med(name: str, connections: int, attr: str) -> float:
-        return harness.median(getattr(r, attr) for r in results[(name, connections)])
+        return reporting.median(getattr(r, attr) for r in results[(name, connections)])
 
     rows, figures = [], {}
     for (name, connections), runs in results.items():
@@ -386,7 +386,7 @@ def _report(results: dict[tuple[str, int], list[harness.WrkResult]]) -> tuple[st
             ]
         )
         figures[f"{name}@{connections}"] = {"rps": rps, "p99_ms": p99, "ratio": ratio}
-    text = harness.table(
+    text = reporting.table(
         ["endpoint", "conns", "req/s", "p50 ms", "p99 ms", "errors", "requests", "÷ bare"],
         rows,
         title=(
@@ -407,7 +407,7 @@ def _report(results: dict[tuple[str, int], list[harness.WrkResult]]) -> tuple[st
 def main() -> None:
     import sys
 
-    with harness.session():
+    with processes.session():
         print(run_protection_only() if "--protection-only" in sys.argv else run()[0])
 
 

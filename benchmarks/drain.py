@@ -25,7 +25,7 @@ import subprocess
 import time
 from typing import Any
 
-from benchmarks import harness
+from benchmarks import databases, harness, processes, procfile, reporting
 
 ROWS = 500 if harness.QUICK else 2000
 PROVIDER_LATENCY_MS = 200
@@ -40,7 +40,7 @@ TARGET_PARALLELISM = 40
 
 def variants() -> list[tuple[str, str | None, int, dict[str, str]]]:
     """(label, pool, concurrency, extra env); pool None = the Procfile's line unchanged."""
-    shipped = harness.shipped_worker_concurrency()
+    shipped = procfile.shipped_worker_concurrency()
     found: list[tuple[str, str | None, int, dict[str, str]]] = [
         ("threads 16", "threads", 16, {}),
         ("threads 32", "threads", 32, {}),
@@ -49,10 +49,10 @@ def variants() -> list[tuple[str, str | None, int, dict[str, str]]]:
         ("prefork 2", "prefork", 2, {}),
         ("prefork 4", "prefork", 4, {}),
     ]
-    # What-ifs (celeryconfig changed for the run only, see harness.celery_overrides):
+    # What-ifs (celeryconfig changed for the run only, see procfile.celery_overrides):
     # task events as they are while Flower watches (it switches them on), and two worker
     # processes (honcho -c worker=2, or two systemd instances) to use both cores.
-    events_on = harness.celery_overrides(worker_send_task_events=True)
+    events_on = procfile.celery_overrides(worker_send_task_events=True)
     found += [
         (f"what-if: threads {shipped}, task events on (Flower watching)", None, shipped, events_on),
         (f"what-if: 2 processes × threads {shipped // 2}", None, shipped // 2, {"_PROCESSES": "2"}),
@@ -78,19 +78,19 @@ def _gevent_env() -> dict[str, str] | None:
 
 
 def run() -> tuple[str, dict[str, Any]]:
-    harness.setup_django()
-    sandbox = harness.start_sandbox(latency_ms=PROVIDER_LATENCY_MS, delivery_delay=60)
+    databases.setup_django()
+    sandbox = procfile.start_sandbox(latency_ms=PROVIDER_LATENCY_MS, delivery_delay=60)
     try:
         plan = variants()
-        results = harness.alternate(
+        results = reporting.alternate(
             {
                 label: (lambda p=pool, c=conc, e=env: _drain(sandbox, p, c, e))
                 for label, pool, conc, env in plan
             }
         )
     finally:
-        harness.stop(sandbox.proc)
-        harness.reset_state()
+        processes.stop(sandbox.proc)
+        databases.reset_state()
     return _report(results, gevent=any(label.startswith("gevent") for label, *_ in plan))
 
 
@@ -99,40 +99,43 @@ def _preload() -> None:
 
     from verification import codes, dispatch
 
-    harness.reset_state()
+    databases.reset_state()
     now = timezone.now()
     # Ten minutes: every code outlives the slowest drain.
     materials = [codes.new_material(now=now, ttl=600) for _ in range(ROWS)]
-    harness.copy_rows(
-        harness.row(phone=harness.random_phone(), **material.row_fields()) for material in materials
+    databases.copy_rows(
+        databases.row(phone=databases.random_phone(), **material.row_fields())
+        for material in materials
     )
     for material in materials:
         dispatch.publish_send(material.id, expires_at=material.expires_at)
 
 
 def _drain(
-    sandbox: harness.Sandbox, pool: str | None, concurrency: int, env: dict[str, str]
+    sandbox: procfile.Sandbox, pool: str | None, concurrency: int, env: dict[str, str]
 ) -> dict[str, Any]:
     from django.db.models import Count, Max, Min
 
     from verification.models import SMSVerification
 
     # The previous worker's sessions take a moment to end; other people's come and go.
-    harness.wait_until(lambda: harness.pg_free_slots() >= MIN_FREE_PG_SLOTS, timeout=45, interval=1)
-    free = harness.pg_free_slots()
+    processes.wait_until(
+        lambda: databases.pg_free_slots() >= MIN_FREE_PG_SLOTS, timeout=45, interval=1
+    )
+    free = databases.pg_free_slots()
     if free < MIN_FREE_PG_SLOTS:
         harness.log(f"drain: skipped a run, only {free} PostgreSQL connection slots free")
         return {"sent": float("nan")}
     env = dict(env)
-    processes = int(env.pop("_PROCESSES", "1"))
+    instances = int(env.pop("_PROCESSES", "1"))
     _preload()
     sandbox.reset()
-    sessions_before = harness.pg_sessions()
+    sessions_before = databases.pg_sessions()
     workers = [
-        harness.start_worker(
+        procfile.start_worker(
             sandbox.url, pool=pool, concurrency=concurrency, node=f"bench{i}" if i else None, **env
         )
-        for i in range(processes)
+        for i in range(instances)
     ]
     peak_rss, peak_pg, cpu_first, cpu_last, sent_first = 0.0, 0, 0.0, 0.0, 0
     exhausted = False
@@ -142,12 +145,12 @@ def _drain(
         while True:
             sent = SMSVerification.objects.filter(status="sent").count()
             pids = [pid for worker in workers for pid in _pids(worker)]
-            peak_rss = max(peak_rss, sum(harness.rss_mib(pid) for pid in pids))
-            peak_pg = max(peak_pg, harness.pg_connections())
-            cpu_last = max(cpu_last, harness.cpu_seconds(pids))
+            peak_rss = max(peak_rss, sum(processes.rss_mib(pid) for pid in pids))
+            peak_pg = max(peak_pg, databases.pg_connections())
+            cpu_last = max(cpu_last, processes.cpu_seconds(pids))
             if sent >= ROWS or not all(worker.alive() for worker in workers):
                 break
-            if harness.pg_free_slots() < PG_SLOTS_FLOOR:
+            if databases.pg_free_slots() < PG_SLOTS_FLOOR:
                 # Other people share this PostgreSQL: never run it out of connections.
                 harness.log("drain: stopped a run that was exhausting PostgreSQL connections")
                 exhausted = True
@@ -163,7 +166,7 @@ def _drain(
             time.sleep(0.2)
     finally:
         for worker in workers:
-            harness.stop(worker, grace=5)
+            processes.stop(worker, grace=5)
     sent_rows = SMSVerification.objects.filter(status="sent").aggregate(
         n=Count("id"), first=Min("sent_at"), last=Max("sent_at")
     )
@@ -179,15 +182,15 @@ def _drain(
         "connections": stats["connections"],
         "rss_mib": peak_rss,
         "pg_conns": peak_pg,
-        "pg_sessions": harness.pg_sessions() - sessions_before,
+        "pg_sessions": databases.pg_sessions() - sessions_before,
         "exhausted": float(exhausted),
         "cpu_ms_per_send": 1000 * (cpu_last - cpu_first) / max(1, sent - sent_first),
     }
 
 
-def _pids(worker: harness.Proc) -> list[int]:
+def _pids(worker: processes.Proc) -> list[int]:
     try:
-        return harness.python_pids(worker.pid)
+        return processes.python_pids(worker.pid)
     except Exception:  # noqa: BLE001 - a child may vanish while we look
         return []
 
@@ -198,7 +201,7 @@ def _report(
     rows, figures = [], {}
     for label, runs in results.items():
         keys = max((r.keys() for r in runs), key=len)
-        med = {key: harness.median(r.get(key, float("nan")) for r in runs) for key in keys}
+        med = {key: reporting.median(r.get(key, float("nan")) for r in runs) for key in keys}
         if len(med) == 1:
             rows.append([label, "skipped: PostgreSQL connection slots", *["–"] * 8])
             continue
@@ -219,7 +222,7 @@ def _report(
                 med["rss_mib"],
             ]
         )
-    text = harness.table(
+    text = reporting.table(
         [
             "pool",
             "sent",
@@ -252,7 +255,7 @@ def _report(
 
 
 def main() -> None:
-    with harness.session():
+    with processes.session():
         print(run()[0])
 
 

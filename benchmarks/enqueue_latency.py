@@ -19,68 +19,68 @@ import time
 from datetime import datetime
 from typing import Any
 
-from benchmarks import harness
+from benchmarks import databases, harness, load, processes, procfile, reporting
 
 PROVIDER_LATENCY_MS = 300
 PROBES_PER_SECOND = 10
 PROBE_SECONDS = 6 if harness.QUICK else 15
 LOAD_CONNECTIONS, LOAD_DELAY_MS = 11, 100  # ~100 req/s: 11 connections, 100 ms apart
 
-LUA_PACED = harness.LUA_RANDOM_PHONE + f"\nfunction delay()\n  return {LOAD_DELAY_MS}\nend\n"
+LUA_PACED = load.LUA_RANDOM_PHONE + f"\nfunction delay()\n  return {LOAD_DELAY_MS}\nend\n"
 
 
 def run() -> tuple[str, dict[str, Any]]:
-    harness.setup_django()
-    harness.reset_state()
-    sandbox = harness.start_sandbox(latency_ms=PROVIDER_LATENCY_MS, delivery_delay=60)
-    port = harness.free_port()
-    web = harness.start_web(port, GREEN_SMS_BASE_URL=sandbox.url)
-    worker = harness.start_worker(sandbox.url)
-    script = harness.lua_script("paced", LUA_PACED)
+    databases.setup_django()
+    databases.reset_state()
+    sandbox = procfile.start_sandbox(latency_ms=PROVIDER_LATENCY_MS, delivery_delay=60)
+    port = processes.free_port()
+    web = procfile.start_web(port, GREEN_SMS_BASE_URL=sandbox.url)
+    worker = procfile.start_worker(sandbox.url)
+    script = load.lua_script("paced", LUA_PACED)
     try:
         _probe(port, sandbox, seconds=2)  # warm up: connections, imports, first publish
-        results = harness.alternate(
+        results = reporting.alternate(
             {
                 "idle": lambda: _condition(port, sandbox, None),
                 "under load (wrk, paced)": lambda: _condition(port, sandbox, script),
             }
         )
     finally:
-        harness.stop(worker, grace=5)
-        harness.stop(web)
-        harness.stop(sandbox.proc)
-        harness.flush_redis()
+        processes.stop(worker, grace=5)
+        processes.stop(web)
+        processes.stop(sandbox.proc)
+        databases.flush_redis()
     return _report(results)
 
 
-def _condition(port: int, sandbox: harness.Sandbox, load_script: Any) -> dict[str, Any]:
+def _condition(port: int, sandbox: procfile.Sandbox, load_script: Any) -> dict[str, Any]:
     _settle(sandbox)
-    load = None
+    background = None
     if load_script is not None:
         argv = [
-            harness.ensure_wrk(), "-t2", f"-c{LOAD_CONNECTIONS}", f"-d{PROBE_SECONDS + 3}s",
+            load.ensure_wrk(), "-t2", f"-c{LOAD_CONNECTIONS}", f"-d{PROBE_SECONDS + 3}s",
             "-s", str(load_script), f"http://127.0.0.1:{port}/api/auth/send-code/",
         ]  # fmt: skip
-        load = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+        background = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
         time.sleep(1.5)
     try:
         latencies = _probe(port, sandbox, seconds=PROBE_SECONDS)
     finally:
         load_rps = 0.0
-        if load is not None:
-            output, _ = load.communicate(timeout=60)
-            load_rps = harness.parse_wrk(output).rps
+        if background is not None:
+            output, _ = background.communicate(timeout=60)
+            load_rps = load.parse_wrk(output).rps
     return {"latencies_ms": latencies, "load_rps": load_rps}
 
 
-def _settle(sandbox: harness.Sandbox) -> None:
+def _settle(sandbox: procfile.Sandbox) -> None:
     """Empty queue, nothing in flight, sandbox forgotten: the next figures start clean."""
-    harness.wait_until(lambda: harness.queue_length("sms") == 0, timeout=120)
+    processes.wait_until(lambda: databases.queue_length("sms") == 0, timeout=120)
     time.sleep(PROVIDER_LATENCY_MS / 1000 + 0.5)
     sandbox.reset()
 
 
-def _probe(port: int, sandbox: harness.Sandbox, *, seconds: float) -> list[float]:
+def _probe(port: int, sandbox: procfile.Sandbox, *, seconds: float) -> list[float]:
     """Post send-code at PROBES_PER_SECOND; returns 202 -> provider-received delays, ms."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     answered: dict[str, float] = {}
@@ -90,7 +90,7 @@ def _probe(port: int, sandbox: harness.Sandbox, *, seconds: float) -> list[float
     while next_at < deadline:
         time.sleep(max(0.0, next_at - time.monotonic()))
         next_at += interval
-        body = json.dumps({"phone": harness.random_phone("+7998")})
+        body = json.dumps({"phone": databases.random_phone("+7998")})
         conn.request("POST", "/api/auth/send-code/", body, {"Content-Type": "application/json"})
         response = conn.getresponse()
         payload = response.read()
@@ -107,7 +107,7 @@ def _probe(port: int, sandbox: harness.Sandbox, *, seconds: float) -> list[float
                 found[message["tag"]] = created - PROVIDER_LATENCY_MS / 1000
         return found if len(found) == len(answered) else {}
 
-    arrivals = harness.wait_until(received, timeout=60, interval=0.5) or {}
+    arrivals = processes.wait_until(received, timeout=60, interval=0.5) or {}
     if len(arrivals) < len(answered):
         harness.log(f"enqueue_latency: {len(answered) - len(arrivals)} probes never arrived")
     return [(arrivals[key] - answered[key]) * 1000 for key in arrivals]
@@ -116,25 +116,25 @@ def _probe(port: int, sandbox: harness.Sandbox, *, seconds: float) -> list[float
 def _report(results: dict[str, list[dict[str, Any]]]) -> tuple[str, dict[str, Any]]:
     rows, figures = [], {}
     for name, runs in results.items():
-        per_run_p50 = [harness.percentile(r["latencies_ms"], 50) for r in runs]
-        per_run_p99 = [harness.percentile(r["latencies_ms"], 99) for r in runs]
+        per_run_p50 = [reporting.percentile(r["latencies_ms"], 50) for r in runs]
+        per_run_p99 = [reporting.percentile(r["latencies_ms"], 99) for r in runs]
         pooled = [x for r in runs for x in r["latencies_ms"]]
-        load = harness.median(r["load_rps"] for r in runs) if "load" in name else 0.0
+        load_rps = reporting.median(r["load_rps"] for r in runs) if "load" in name else 0.0
         figures[name] = {
-            "p50_ms": harness.median(per_run_p50),
-            "p99_ms": harness.median(per_run_p99),
+            "p50_ms": reporting.median(per_run_p50),
+            "p99_ms": reporting.median(per_run_p99),
         }
         rows.append(
             [
                 name,
-                f"{load:.0f}" if load else "–",
+                f"{load_rps:.0f}" if load_rps else "–",
                 len(pooled),
-                harness.median(per_run_p50),
-                harness.median(per_run_p99),
+                reporting.median(per_run_p50),
+                reporting.median(per_run_p99),
                 max(pooled) if pooled else float("nan"),
             ]
         )
-    text = harness.table(
+    text = reporting.table(
         ["condition", "background req/s", "probes", "p50 ms", "p99 ms", "max ms"],
         rows,
         title=(
@@ -150,7 +150,7 @@ def _report(results: dict[str, list[dict[str, Any]]]) -> tuple[str, dict[str, An
 
 
 def main() -> None:
-    with harness.session():
+    with processes.session():
         print(run()[0])
 
 

@@ -21,18 +21,18 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from benchmarks import harness
+from benchmarks import databases, harness, processes, procfile, reporting
 
 ROWS = 20_000 if harness.QUICK else 100_000
 PROVIDER_LATENCY_MS = 20
 
 
 def run() -> tuple[str, dict[str, Any]]:
-    harness.setup_django()
-    harness.reset_state()
+    databases.setup_django()
+    databases.reset_state()
     ids_path = harness.WORK_DIR / "request_ids.txt"
-    port = harness.free_port()
-    sandbox_proc = harness.start(
+    port = processes.free_port()
+    sandbox_proc = processes.start(
         "seeded-sandbox",
         [
             harness.PYTHON,
@@ -53,13 +53,13 @@ def run() -> tuple[str, dict[str, Any]]:
         ],  # fmt: skip
         harness.bench_env(),
     )
-    sandbox = harness.Sandbox(sandbox_proc, f"http://127.0.0.1:{port}")
+    sandbox = procfile.Sandbox(sandbox_proc, f"http://127.0.0.1:{port}")
     rows: list[list[Any]] = []
     figures: dict[str, Any] = {}
     try:
-        if not harness.wait_until(lambda: "seeded" in sandbox_proc.tail(5), timeout=120):
+        if not processes.wait_until(lambda: "seeded" in sandbox_proc.tail(5), timeout=120):
             raise RuntimeError(f"seeded sandbox did not start:\n{sandbox_proc.tail()}")
-        harness.point_gateway_at(sandbox.url)
+        procfile.point_gateway_at(sandbox.url)
         _load_sent_rows(ids_path.read_text().split())
         _polling(sandbox, rows, figures)
         _claim_with_index(rows, figures)
@@ -67,9 +67,9 @@ def run() -> tuple[str, dict[str, Any]]:
         _sweeping(rows, figures)
         _sweep_task(sandbox, rows, figures)
     finally:
-        harness.stop(sandbox_proc)
-        harness.reset_state()
-    text = harness.table(
+        processes.stop(sandbox_proc)
+        databases.reset_state()
+    text = reporting.table(
         ["measure", "value", "target"],
         rows,
         title=(
@@ -89,7 +89,7 @@ def _load_sent_rows(request_ids: list[str]) -> None:
     def values() -> Any:
         for index, request_id in enumerate(request_ids):
             sent_at = now - timedelta(seconds=60 + index % 1200)  # inside the poll horizon
-            yield harness.row(
+            yield databases.row(
                 phone=f"+7999{index:07d}",
                 status="sent",
                 request_id=request_id,
@@ -98,10 +98,10 @@ def _load_sent_rows(request_ids: list[str]) -> None:
                 sent_at=sent_at,
             )
 
-    harness.copy_rows(values())
+    databases.copy_rows(values())
 
 
-def _polling(sandbox: harness.Sandbox, rows: list[list[Any]], figures: dict[str, Any]) -> None:
+def _polling(sandbox: procfile.Sandbox, rows: list[list[Any]], figures: dict[str, Any]) -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -130,7 +130,7 @@ def _polling(sandbox: harness.Sandbox, rows: list[list[Any]], figures: dict[str,
         figures[f"poll_batch_{batch_size}"] = {
             "calls_per_row": calls / max(1, polled),
             "queries": queries,
-            "ms": harness.median(b["ms"] for b in per_batch),
+            "ms": reporting.median(b["ms"] for b in per_batch),
         }
         shipped = " (shipped size)" if batch_size == tracking.POLL_BATCH_SIZE else ""
         rows += [
@@ -146,8 +146,8 @@ def _polling(sandbox: harness.Sandbox, rows: list[list[Any]], figures: dict[str,
             ],
             [
                 f"poll_batch({batch_size}): ms per batch (of which claim query)",
-                f"{harness.median(b['ms'] for b in per_batch):.0f} "
-                f"({harness.median(b['claim_ms'] for b in per_batch):.1f})",
+                f"{reporting.median(b['ms'] for b in per_batch):.0f} "
+                f"({reporting.median(b['claim_ms'] for b in per_batch):.1f})",
                 "",
             ],
         ]
@@ -192,11 +192,11 @@ def _claim_with_index(rows: list[list[Any]], figures: dict[str, Any]) -> None:
         with connection.cursor() as cursor:
             cursor.execute(create)
             cursor.execute("ANALYZE verification_smsverification")
-    figures["claim_ms_without_index"] = harness.median(claims)
+    figures["claim_ms_without_index"] = reporting.median(claims)
     rows.append(
         [
             f"what-if: claim query ms without the partial index `{name}`",
-            f"{harness.median(claims):.1f}",
+            f"{reporting.median(claims):.1f}",
             "",
         ]
     )
@@ -207,26 +207,26 @@ def _claim_ms(captured: list[dict[str, Any]]) -> float:
     return sum(float(q["time"]) * 1000 for q in captured if "FOR UPDATE" in q["sql"])
 
 
-def _poll_task(sandbox: harness.Sandbox, rows: list[list[Any]], figures: dict[str, Any]) -> None:
+def _poll_task(sandbox: procfile.Sandbox, rows: list[list[Any]], figures: dict[str, Any]) -> None:
     from verification.models import SMSVerification
     from workers.polling import POLL_MAX_BATCHES, poll_delivery_statuses
 
     checked = SMSVerification.objects.filter(status_checked_at__isnull=False)
-    worker = harness.start_worker(sandbox.url)
+    worker = procfile.start_worker(sandbox.url)
     try:
         pid = _wait_worker_ready(worker)
-        baseline = harness.rss_mib(pid)
+        baseline = processes.rss_mib(pid)
         before, calls_before = checked.count(), sandbox.stats()["status_calls"]
         started = time.monotonic()
         poll_delivery_statuses.delay()
         # The task logs its totals at INFO when it ends (the Procfile's default level).
-        harness.wait_until(lambda: "delivery poll" in worker.tail(20), timeout=120, interval=0.1)
+        processes.wait_until(lambda: "delivery poll" in worker.tail(20), timeout=120, interval=0.1)
         elapsed = time.monotonic() - started
         done = checked.count() - before
         calls = sandbox.stats()["status_calls"] - calls_before
-        peak = harness.rss_mib(pid, "VmHWM")
+        peak = processes.rss_mib(pid, "VmHWM")
     finally:
-        harness.stop(worker, grace=5)
+        processes.stop(worker, grace=5)
     figures["poll_task"] = {"rows": done, "seconds": elapsed, "rss": baseline, "peak": peak}
     rows += [
         [
@@ -242,10 +242,10 @@ def _poll_task(sandbox: harness.Sandbox, rows: list[list[Any]], figures: dict[st
     ]
 
 
-def _wait_worker_ready(worker: harness.Proc) -> int:
-    if not harness.wait_until(lambda: "ready." in worker.tail(200), timeout=60):
+def _wait_worker_ready(worker: processes.Proc) -> int:
+    if not processes.wait_until(lambda: "ready." in worker.tail(200), timeout=60):
         raise RuntimeError(f"worker did not start:\n{worker.tail()}")
-    return harness.python_pids(worker.pid)[0]
+    return processes.python_pids(worker.pid)[0]
 
 
 # --- sweeping ------------------------------------------------------------------------
@@ -258,16 +258,16 @@ def _load_sweepable() -> None:
     def values() -> Any:
         for index in range(ROWS):
             created = now - timedelta(minutes=10)
-            yield harness.row(
+            yield databases.row(
                 id=uuid.uuid4(), phone=f"+7998{index:07d}", status="queued",
                 created_at=created, expires_at=created + timedelta(minutes=5),
             )  # fmt: skip
-            yield harness.row(
+            yield databases.row(
                 id=uuid.uuid4(), phone=f"+7997{index:07d}", status="delivered",
                 created_at=old, expires_at=old + timedelta(minutes=5), sent_at=old,
             )  # fmt: skip
 
-    harness.copy_rows(values())
+    databases.copy_rows(values())
 
 
 def _sweeping(rows: list[list[Any]], figures: dict[str, Any]) -> None:
@@ -276,7 +276,7 @@ def _sweeping(rows: list[list[Any]], figures: dict[str, Any]) -> None:
 
     from verification import housekeeping
 
-    harness.reset_state()
+    databases.reset_state()
     _load_sweepable()
     for name, sweep in (
         ("expire_unsent", housekeeping.expire_unsent),
@@ -304,29 +304,29 @@ def _sweeping(rows: list[list[Any]], figures: dict[str, Any]) -> None:
         )
 
 
-def _sweep_task(sandbox: harness.Sandbox, rows: list[list[Any]], figures: dict[str, Any]) -> None:
+def _sweep_task(sandbox: procfile.Sandbox, rows: list[list[Any]], figures: dict[str, Any]) -> None:
     from django.utils import timezone
 
     from verification.models import SMSVerification
     from workers.housekeeping import sweep
 
-    harness.reset_state()
+    databases.reset_state()
     _load_sweepable()
     cutoff = timezone.now() - timedelta(days=30)
     left = SMSVerification.objects.filter(status="queued") | SMSVerification.objects.filter(
         created_at__lt=cutoff
     )
-    worker = harness.start_worker(sandbox.url)
+    worker = procfile.start_worker(sandbox.url)
     try:
         pid = _wait_worker_ready(worker)
-        baseline = harness.rss_mib(pid)
+        baseline = processes.rss_mib(pid)
         started = time.monotonic()
         sweep.delay()
-        harness.wait_until(lambda: not left.exists(), timeout=300, interval=0.2)
+        processes.wait_until(lambda: not left.exists(), timeout=300, interval=0.2)
         elapsed = time.monotonic() - started
-        peak = harness.rss_mib(pid, "VmHWM")
+        peak = processes.rss_mib(pid, "VmHWM")
     finally:
-        harness.stop(worker, grace=5)
+        processes.stop(worker, grace=5)
     swept = 2 * ROWS
     figures["sweep_task"] = {"seconds": elapsed, "rss": baseline, "peak": peak}
     rows += [
@@ -344,7 +344,7 @@ def _sweep_task(sandbox: harness.Sandbox, rows: list[list[Any]], figures: dict[s
 
 
 def main() -> None:
-    with harness.session():
+    with processes.session():
         print(run()[0])
 
 

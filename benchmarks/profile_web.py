@@ -20,7 +20,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from benchmarks import harness
+from benchmarks import databases, harness, load, processes, procfile
 
 
 def main() -> None:
@@ -36,17 +36,17 @@ def main() -> None:
     py_spy = shutil.which("py-spy") or str(harness.BIN / "py-spy")
     extra = dict(item.split("=", 1) for item in args.env)
 
-    with harness.session():
-        harness.setup_django()
-        harness.reset_state()
-        script = harness.lua_script("random_phone", harness.LUA_RANDOM_PHONE)
-        sandbox = harness.start_sandbox(latency_ms=300)
-        port = harness.free_port()
-        web = harness.start_web(port, GREEN_SMS_BASE_URL=sandbox.url, **extra)
+    with processes.session():
+        databases.setup_django()
+        databases.reset_state()
+        script = load.lua_script("random_phone", load.LUA_RANDOM_PHONE)
+        sandbox = procfile.start_sandbox(latency_ms=300)
+        port = processes.free_port()
+        web = procfile.start_web(port, GREEN_SMS_BASE_URL=sandbox.url, **extra)
         url = f"http://127.0.0.1:{port}{args.path}"
-        harness.run_wrk(url, script=script, connections=8, seconds=2)  # warm up
+        load.run_wrk(url, script=script, connections=8, seconds=2)  # warm up
         raw = Path(args.out or harness.WORK_DIR / "profile.txt")
-        master = harness.python_pids(web.pid)[0]
+        master = processes.python_pids(web.pid)[0]
         record = [
             py_spy, "record", "--pid", str(master), "--subprocesses", "--rate", "200",
             "--format", "raw", "--output", str(raw), "--duration", str(args.seconds + 1),
@@ -54,13 +54,13 @@ def main() -> None:
         ] + (["--idle"] if args.idle else [])  # fmt: skip
         spy = subprocess.Popen(record, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)
-        result = harness.run_wrk(
+        result = load.run_wrk(
             url, script=script, connections=args.connections, seconds=args.seconds
         )
         spy.wait(timeout=60)
-        harness.stop(web)
-        harness.stop(sandbox.proc)
-        harness.flush_redis()
+        processes.stop(web)
+        processes.stop(sandbox.proc)
+        databases.flush_redis()
     print(f"{args.path}: {result.rps:.0f} req/s, p50 {result.p50_ms:.1f} ms, ", end="")
     print(f"p99 {result.p99_ms:.1f} ms")
     summarize(raw, args.top)

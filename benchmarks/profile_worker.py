@@ -6,7 +6,10 @@ the functions holding the most samples (see profile_web.py for the format).
 
     .venv/bin/pip install py-spy
     .venv/bin/python -m benchmarks.profile_worker [--pool threads] [--concurrency 64]
-        [--rows 2000] [--idle] [--out /tmp/worker.txt] [--env NAME=VALUE ...]
+        [--rows 2000] [--idle | --gil] [--out /tmp/worker.txt] [--env NAME=VALUE ...]
+
+`--gil` samples only the thread holding the GIL: where the worker's Python CPU goes (without
+it, threads blocked in a socket call count too, and I/O waits dominate).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from benchmarks import drain, harness
+from benchmarks import databases, drain, harness, processes, procfile
 from benchmarks.profile_web import summarize
 
 
@@ -27,6 +30,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=None)
     parser.add_argument("--rows", type=int, default=2000)
     parser.add_argument("--idle", action="store_true")
+    parser.add_argument("--gil", action="store_true")
     parser.add_argument("--out", default=None)
     parser.add_argument("--env", action="append", default=[])
     parser.add_argument("--top", type=int, default=40)
@@ -35,27 +39,27 @@ def main() -> None:
     extra = dict(item.split("=", 1) for item in args.env)
     raw = Path(args.out or harness.WORK_DIR / "worker-profile.txt")
 
-    with harness.session():
-        harness.setup_django()
+    with processes.session():
+        databases.setup_django()
         from verification.models import SMSVerification
 
-        sandbox = harness.start_sandbox(latency_ms=drain.PROVIDER_LATENCY_MS, delivery_delay=60)
+        sandbox = procfile.start_sandbox(latency_ms=drain.PROVIDER_LATENCY_MS, delivery_delay=60)
         drain.ROWS = args.rows
         drain._preload()
-        worker = harness.start_worker(
+        worker = procfile.start_worker(
             sandbox.url, pool=args.pool, concurrency=args.concurrency, **extra
         )
-        harness.wait_until(
+        processes.wait_until(
             lambda: SMSVerification.objects.filter(status="sent").exists(), timeout=60
         )
-        target = harness.python_pids(worker.pid)[0]
+        target = processes.python_pids(worker.pid)[0]
         record = [
             py_spy, "record", "--pid", str(target), "--subprocesses", "--rate", "200",
             "--format", "raw", "--output", str(raw), "--nonblocking",
-        ] + (["--idle"] if args.idle else [])  # fmt: skip
+        ] + (["--idle"] if args.idle else []) + (["--gil"] if args.gil else [])  # fmt: skip
         spy = subprocess.Popen(record, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         started = time.monotonic()
-        harness.wait_until(
+        processes.wait_until(
             lambda: SMSVerification.objects.filter(status="sent").count() >= args.rows,
             timeout=300,
             interval=0.2,
@@ -63,9 +67,9 @@ def main() -> None:
         elapsed = time.monotonic() - started
         spy.send_signal(2)  # SIGINT: py-spy writes what it has
         spy.wait(timeout=30)
-        harness.stop(worker, grace=5)
-        harness.stop(sandbox.proc)
-        harness.reset_state()
+        processes.stop(worker, grace=5)
+        processes.stop(sandbox.proc)
+        databases.reset_state()
     print(f"drained in {elapsed:.1f} s after the first send")
     summarize(raw, args.top)
 

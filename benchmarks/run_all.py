@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks import harness
+from benchmarks import databases, harness, load, processes, reporting
 
 BENCHMARKS = ("api_throughput", "enqueue_latency", "drain", "polling_sweeping", "verify_path")
 
@@ -35,9 +35,9 @@ def main() -> None:
     header = _header()
     print(header, flush=True)
     sections = [header]
-    with harness.session():
-        harness.ensure_wrk()
-        harness.setup_django()
+    with processes.session():
+        load.ensure_wrk()
+        databases.setup_django()
         for name in chosen:
             harness.log(f"=== {name}")
             module = importlib.import_module(f"benchmarks.{name}")
@@ -66,15 +66,15 @@ def _header() -> str:
         capture_output=True,
         text=True,
     ).stdout.strip()
-    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
-    command = harness.shell_quote(
+    loadavg = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    command = reporting.shell_quote(
         [Path(sys.executable).name, "-m", "benchmarks.run_all", *sys.argv[1:]]
     )
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (
         "## Benchmark run\n\n"
         f"- when: {now}; commit {commit or '?'}{' + local changes' if dirty else ''}\n"
-        f"- machine: {harness.machine()}; load average before: {load}\n"
+        f"- machine: {reporting.machine()}; load average before: {loadavg}\n"
         f"- command: `{command}`"
         f" (BENCH_QUICK={os.environ.get('BENCH_QUICK', '0')}, reps {harness.REPS}, "
         f"wrk {harness.WRK_SECONDS} s per run)\n"

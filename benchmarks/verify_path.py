@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from benchmarks import harness
+from benchmarks import databases, harness, load, processes, procfile, reporting
 
 CONNECTIONS = 32
 WRONG_PHONES = 5000
@@ -72,13 +72,13 @@ end
 
 
 def run() -> tuple[str, dict[str, Any]]:
-    harness.setup_django()
-    harness.reset_state()
-    harness.lua_script("verify", LUA_VERIFY)
-    ports = {"on": harness.free_port(), "off": harness.free_port()}
+    databases.setup_django()
+    databases.reset_state()
+    load.lua_script("verify", LUA_VERIFY)
+    ports = {"on": processes.free_port(), "off": processes.free_port()}
     webs = [
-        harness.start_web(ports["on"], name="web-cache-on"),
-        harness.start_web(ports["off"], name="web-cache-off", VERIFICATION_CODE_CACHE="False"),
+        procfile.start_web(ports["on"], name="web-cache-on"),
+        procfile.start_web(ports["off"], name="web-cache-off", VERIFICATION_CODE_CACHE="False"),
     ]
     try:
         wrong = _codes("wrong", WRONG_PHONES, "+79991", wrong=True)
@@ -101,7 +101,7 @@ def run() -> tuple[str, dict[str, Any]]:
 
             return go
 
-        results = harness.alternate(
+        results = reporting.alternate(
             {
                 "wrong code, cache on (shipped)": lambda: _wrk(ports["on"], wrong, "random", 400),
                 "wrong code, cache off": lambda: _wrk(ports["off"], wrong, "random", 400),
@@ -111,8 +111,8 @@ def run() -> tuple[str, dict[str, Any]]:
         )
     finally:
         for web in webs:
-            harness.stop(web)
-        harness.reset_state()
+            processes.stop(web)
+        databases.reset_state()
     return _report(results)
 
 
@@ -132,10 +132,10 @@ def _codes(name: str, count: int, prefix: str, *, wrong: bool = False) -> Path:
         # An hour: every code outlives the run.
         material = codes.new_material(now=now, ttl=3600)
         phone = f"{prefix}{index:06d}"  # prefix "+7999N": distinct, valid numbers
-        rows.append(harness.row(phone=phone, status="sent", sent_at=now, **material.row_fields()))
+        rows.append(databases.row(phone=phone, status="sent", sent_at=now, **material.row_fields()))
         models.append(SMSVerification(phone=phone, **material.row_fields()))
         lines.append(f"{phone} {'000000' if wrong else material.code}")
-    harness.copy_rows(rows)
+    databases.copy_rows(rows)
     # The entry send-code writes (in its rate-limit round trip), written here directly.
     with get_redis().pipeline(transaction=False) as pipe:
         for model in models:
@@ -149,7 +149,7 @@ def _codes(name: str, count: int, prefix: str, *, wrong: bool = False) -> Path:
 
 def _wrk(port: int, entries: Path, mode: str, expected: int, seconds: int | None = None) -> Any:
     argv_tail = [str(entries), "2", mode, str(expected)]
-    result = harness.run_wrk(
+    result = load.run_wrk(
         f"http://127.0.0.1:{port}/api/auth/verify-code/",
         script=harness.WORK_DIR / "verify.lua",
         connections=CONNECTIONS,
@@ -170,20 +170,20 @@ def _unexpected(output: str) -> int:
 def _report(results: dict[str, list[Any]]) -> tuple[str, dict[str, Any]]:
     rows, figures = [], {}
     for name, runs in results.items():
-        rps = harness.median(r.rps for r in runs)
-        p99 = harness.median(r.p99_ms for r in runs)
+        rps = reporting.median(r.rps for r in runs)
+        p99 = reporting.median(r.p99_ms for r in runs)
         figures[name] = {"rps": rps, "p99_ms": p99}
         rows.append(
             [
                 name,
                 rps,
-                harness.median(r.p50_ms for r in runs),
+                reporting.median(r.p50_ms for r in runs),
                 p99,
                 sum(r.errors for r in runs),
                 sum(r.requests for r in runs),
             ]
         )
-    text = harness.table(
+    text = reporting.table(
         ["verify-code", "req/s", "p50 ms", "p99 ms", "unexpected answers", "requests"],
         rows,
         title=(
@@ -196,7 +196,7 @@ def _report(results: dict[str, list[Any]]) -> tuple[str, dict[str, Any]]:
 
 
 def main() -> None:
-    with harness.session():
+    with processes.session():
         print(run()[0])
 
 

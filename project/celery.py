@@ -8,8 +8,9 @@ from typing import Any
 
 from celery import Celery, signals
 
-# Before the app is built: Celery's Django fixup (which gives tasks `delay_on_commit`)
-# only activates when DJANGO_SETTINGS_MODULE is already set.
+# Before the app is built: Celery's Django fixup (Django set up in the worker, database
+# connections handled around tasks) only activates when DJANGO_SETTINGS_MODULE is already
+# set; celeryconfig reads Django's settings too.
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
 
 app = Celery("verification")

@@ -180,6 +180,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "One-time SMS codes: request a code, then check it.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The link from send-code's answer to the verification's status (verification/api/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "verification.api.schema.add_links",
+    ],
 }
 
 # GREENSMS (SPEC §6)
@@ -230,6 +235,8 @@ VERIFICATION_STATS_ROLLUP_INTERVAL = env.int("VERIFICATION_STATS_ROLLUP_INTERVAL
 VERIFICATION_SEND_RETRY_BASE = env.float("VERIFICATION_SEND_RETRY_BASE", default=2.0)
 # The phone's live code cached in Redis for the verify path (a hint; the row decides).
 VERIFICATION_CODE_CACHE = env.bool("VERIFICATION_CODE_CACHE", default=True)
+# `+79990000001=123456,...`: fixed codes, no message sent (store review, QA; test_numbers.py).
+VERIFICATION_TEST_NUMBERS = env.list("VERIFICATION_TEST_NUMBERS", default=[])
 
 # CHANNELS (SPEC §13)
 # ------------------------------------------------------------------------------

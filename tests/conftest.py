@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
@@ -11,7 +12,14 @@ from django_redis import get_redis_connection
 from rest_framework.test import APIClient
 
 from project.celery import app as celery_app
-from tests.helpers import DEAD_REDIS_URL, TaskEvents, swap_broker
+from tests.helpers import (
+    DEAD_REDIS_URL,
+    QUEUES,
+    TaskEvents,
+    broker_url_at,
+    consume_sms,
+    swap_broker,
+)
 from verification.redis_client import breaker as redis_breaker
 
 pytest_plugins = ["tests.sandbox_fixtures"]
@@ -61,7 +69,7 @@ def redis_down(settings: Any) -> Iterator[None]:
 @pytest.fixture
 def broker_down() -> Iterator[None]:
     """The Celery broker refuses connections: publishing fails."""
-    original = swap_broker(DEAD_REDIS_URL)
+    original = swap_broker(broker_url_at(1))
     yield
     swap_broker(original)
 
@@ -75,13 +83,26 @@ def task_events() -> Iterator[TaskEvents]:
 
 @pytest.fixture
 def sms_queue() -> Iterator[Any]:
-    """The broker's `sms` queue, emptied before and after the test."""
-    with celery_app.connection_for_write() as conn:
-        queue = conn.SimpleQueue("sms")
-        queue.clear()
-        yield queue
-        queue.clear()
-        queue.close()
+    """The broker's `sms` queue, emptied before and after the test.
+
+    A session's `live_worker`, if one runs, stops consuming `sms` meanwhile, so what the test
+    publishes stays there for it to read (a message the worker was already fetching is
+    handed back to the queue by kombu).
+    """
+    for worker in _live_workers:
+        consume_sms(worker, consume=False)
+    try:
+        with celery_app.connection_for_write() as conn:
+            # The app's Queue, not a name: RabbitMQ refuses to redeclare a quorum queue as
+            # a classic one.
+            queue = conn.SimpleQueue(celery_app.amqp.queues["sms"])  # type: ignore[arg-type]
+            queue.clear()
+            yield queue
+            queue.clear()
+            queue.close()
+    finally:
+        for worker in _live_workers:
+            consume_sms(worker, consume=True)
 
 
 @pytest.fixture
@@ -95,12 +116,20 @@ def fast_limits(settings: Any) -> Any:
 
 def pytest_report_header() -> str:
     db = settings.DATABASES["default"]
-    return f"database: {db['ENGINE']} {db.get('NAME')}; redis: {settings.REDIS_URL}"
+    broker = urlsplit(celery_app.conf.broker_url)
+    return (
+        f"database: {db['ENGINE']} {db.get('NAME')}; redis: {settings.REDIS_URL}; "
+        f"broker: {broker.scheme}://{broker.hostname}:{broker.port}{broker.path}"
+    )
+
+
+# The session's running `live_worker`, once a test has started it.
+_live_workers: list[Any] = []
 
 
 @pytest.fixture(scope="session")
 def live_worker(django_db_setup: None, django_db_blocker: Any) -> Iterator[Any]:
-    """A real Celery worker (threads pool) on the real Redis broker, consuming every queue.
+    """A real Celery worker (threads pool) on the real broker, consuming every queue.
 
     Session-scoped: starting a worker costs a second. Tests using it need
     `django_db(transaction=True)`: the worker's threads only see committed rows.
@@ -112,8 +141,8 @@ def live_worker(django_db_setup: None, django_db_blocker: Any) -> Iterator[Any]:
     import workers.sending  # noqa: F401 - registers the tasks with the app
 
     with celery_app.connection_for_write() as conn:
-        for name in ("sms", "status", "maintenance"):
-            conn.SimpleQueue(name).clear()
+        for name in QUEUES:
+            conn.SimpleQueue(celery_app.amqp.queues[name]).clear()  # type: ignore[arg-type]
     with start_worker(
         celery_app,
         pool="threads",
@@ -122,7 +151,9 @@ def live_worker(django_db_setup: None, django_db_blocker: Any) -> Iterator[Any]:
         loglevel="WARNING",
         shutdown_timeout=30,
     ) as worker:
+        _live_workers.append(worker)
         yield worker
+        _live_workers.remove(worker)
     _drop_other_sessions(django_db_blocker)
 
 

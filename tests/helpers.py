@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from celery.signals import after_task_publish, task_postrun
 
@@ -17,6 +19,7 @@ T = TypeVar("T")
 
 # A port nothing listens on: connections are refused at once.
 DEAD_REDIS_URL = "redis://127.0.0.1:1/0"
+QUEUES = ("sms", "status", "maintenance")
 
 
 def wait_for(condition: Callable[[], T | None], timeout: float = 20.0, interval: float = 0.05) -> T:
@@ -35,11 +38,38 @@ def swap_broker(url: str) -> str:
     """Point this process's Celery publisher at `url`; returns the URL it used before."""
     previous: str = celery_app.conf.broker_url
     celery_app.conf["broker_url"] = url
+    if "CELERY_BROKER_URL" in os.environ:
+        os.environ["CELERY_BROKER_URL"] = url  # Celery prefers it to conf.broker_url
     # Drop pooled connections and producers bound to the previous URL.
     celery_app.close()
     celery_app._pool = None  # type: ignore[attr-defined]
     celery_app.amqp._producer_pool = None  # type: ignore[attr-defined]
     return previous
+
+
+def broker_url_at(port: int) -> str:
+    """The configured broker's URL (same scheme, credentials, database or vhost), on `port`."""
+    parts = urlsplit(celery_app.conf.broker_url)
+    credentials = parts.netloc.rpartition("@")[0]
+    netloc = f"{credentials}@127.0.0.1:{port}" if credentials else f"127.0.0.1:{port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def consume_sms(worker: Any, *, consume: bool) -> None:
+    """Stop or resume an in-process worker's `sms` consumer, by remote control: the worker's
+    own thread owns its broker connection (an AMQP channel must not be shared by threads)."""
+    from workers.heartbeat import consumed_queues
+
+    control = celery_app.control.add_consumer if consume else celery_app.control.cancel_consumer
+    control("sms", destination=[worker.hostname], reply=True, timeout=10)
+    # The worker answers before its consumer has (re)started: wait for the consumer itself.
+    wait_for(lambda: ("sms" in consumed_queues(worker)) == consume, timeout=10)
+    if consume:
+        celery_app.amqp.queues.select_add(celery_app.amqp.queues["sms"])
+
+
+def broker_is_amqp() -> bool:
+    return bool(celery_app.conf.broker_url.startswith(("amqp", "pyamqp")))
 
 
 @dataclass(frozen=True)

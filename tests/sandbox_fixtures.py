@@ -1,14 +1,28 @@
-"""Pytest plugin: a GreenSMS sandbox per test, and the real gateway pointed at it.
+"""Pytest plugin: a GreenSMS sandbox per test, the real gateway pointed at it, and a stub
+provider for answers the sandbox never gives.
 
 Loaded from tests/conftest.py (`pytest_plugins = ["tests.sandbox_fixtures"]`).
 """
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from verification.gateways.errors import (
+    AuthorizationDeclined,
+    InsufficientFunds,
+    NonJSONResponse,
+    ProviderError,
+    ProviderThrottled,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
 
 if TYPE_CHECKING:
     from verification.gateways.base import SMSGateway
@@ -58,3 +72,63 @@ def sandbox_gateway(greensms_sandbox: SandboxHandle, settings: Any) -> Iterator[
         yield get_gateway()
     finally:
         reset_gateway()
+
+
+# What the adapter raises for each fault kind the sandbox injects (`error_kind`).
+FAULTS: dict[str, type[ProviderError]] = {
+    "http500": ProviderUnavailable,
+    "nonjson": NonJSONResponse,
+    "throttle": ProviderThrottled,
+    "timeout": ProviderTimeout,
+    "auth": AuthorizationDeclined,
+    "funds": InsufficientFunds,
+}
+
+
+class StubProvider:
+    """A loopback server answering every request with one JSON body (HTTP 200)."""
+
+    def __init__(self) -> None:
+        self.body: dict[str, object] = {}
+        self.gateway: SMSGateway
+
+
+@pytest.fixture
+def stub_provider(settings: Any) -> Iterator[StubProvider]:
+    """The real gateway talking to a stub that answers `stub.body` to every request."""
+    from verification.gateways import get_gateway
+
+    stub = StubProvider()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _answer(self) -> None:
+            payload = json.dumps(stub.body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    settings.GREEN_SMS_DEBUG = False
+    settings.GREEN_SMS_BASE_URL = f"http://127.0.0.1:{server.server_address[1]}"
+    settings.GREEN_SMS_USER, settings.GREEN_SMS_PASSWORD = "u", "p"
+    settings.GREEN_SMS_TOKEN = ""
+    settings.GREEN_SMS_TIMEOUT = SANDBOX_TIMEOUT
+    stub.gateway = get_gateway()
+    try:
+        yield stub
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

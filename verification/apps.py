@@ -8,7 +8,7 @@ class VerificationConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from verification import texts
+        from verification import test_numbers, texts
         from verification.abuse.policy import validate_settings
         from verification.schedules import ensure_periodic_tasks
         from verification.token_keys import keyring
@@ -16,6 +16,7 @@ class VerificationConfig(AppConfig):
         # Load (in DEBUG: create) the token key now, so a bad key stops the process at start.
         keyring()
         texts.check_configuration()
+        test_numbers.check_configuration()  # malformed: stops here; configured: a WARNING
 
         validate_settings()  # a wrong abuse setting stops the process here, with its reason
 

@@ -49,19 +49,6 @@ def code_for(verification_id: uuid.UUID, seed: str, length: int = CODE_LENGTH) -
     return f"{number % 10**length:0{length}d}"
 
 
-def material_for(verification_id: uuid.UUID, channel: str) -> tuple[str, str]:
-    """(seed, code_hash) of a new code for `channel`.
-
-    A flash call's code is the provider's choice: the hash stays empty (it matches no code)
-    until the worker records the HMAC of the code the provider answered with.
-    """
-    seed = new_seed()
-    if channel == "call":
-        return seed, ""
-    code = code_for(verification_id, seed, length_for(channel))
-    return seed, hash_code(verification_id, code)
-
-
 def hash_code(verification_id: uuid.UUID, code: str) -> str:
     """HMAC-SHA256 of the code bound to its row: useless for any other row."""
     return _mac(f"hash:{verification_id}:{code}").hex()
@@ -108,16 +95,22 @@ class CodeMaterial:
 
 
 def new_material(
-    *, now: datetime | None = None, ttl: float | None = None, channel: str = "sms"
+    *,
+    now: datetime | None = None,
+    ttl: float | None = None,
+    channel: str = "sms",
+    verification_id: uuid.UUID | None = None,
 ) -> CodeMaterial:
     """A fresh id, seed, code and hash, living `ttl` seconds (VERIFICATION_CODE_TTL) from `now`.
 
-    A flash call's code is the provider's choice: `code` and `code_hash` stay empty (an empty
-    hash matches no code) until the worker records the HMAC of the code the provider chose.
+    `verification_id`: an existing row's, when its code is replaced (a fallback to another
+    channel); a new one otherwise. A flash call's code is the provider's choice: `code` and
+    `code_hash` stay empty (an empty hash matches no code) until the worker records the HMAC
+    of the code the provider chose.
     """
     created_at = now or timezone.now()
     lifetime = settings.VERIFICATION_CODE_TTL if ttl is None else ttl
-    verification_id = uuid.uuid4()
+    verification_id = verification_id or uuid.uuid4()
     seed, code = new_seed(), ""
     if channel != "call":
         code = code_for(verification_id, seed, length_for(channel))

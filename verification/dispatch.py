@@ -10,11 +10,13 @@ beat re-dispatches it (celeryconfig bounds how long a publish may take).
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from datetime import datetime
 from functools import partial
 from typing import Any
 
+from amqp.exceptions import AMQPError, MessageNacked
 from django.conf import settings
 from django.db import transaction
 from kombu.exceptions import KombuError
@@ -27,8 +29,8 @@ logger = logging.getLogger(__name__)
 # The task names of workers/*.py: contracts with the worker and with celeryconfig's routes.
 SEND_CODE = "sms.send_code"
 
-# What a publish raises when the broker is unreachable.
-PUBLISH_ERRORS = (KombuError, RedisError, OSError)
+# What a publish raises when the broker is unreachable, or (RabbitMQ) refuses the message.
+PUBLISH_ERRORS = (KombuError, RedisError, AMQPError, MessageNacked, OSError)
 
 
 def enqueue_send(verification_id: uuid.UUID | str, *, expires_at: datetime | None = None) -> None:
@@ -49,9 +51,22 @@ def publish_send(verification_id: uuid.UUID | str, *, expires_at: datetime | Non
     return _publish(SEND_CODE, (str(verification_id),), expires=expires)
 
 
+def publish_options(**options: Any) -> dict[str, Any]:
+    """`options` of a publish, fitted to the broker (both Redis and RabbitMQ)."""
+    # RabbitMQ's publisher confirms wait for the broker's ack with no limit by default: a
+    # broker that stops answering mid-publish would hold the request (or worker thread).
+    options.setdefault("confirm_timeout", app.conf.broker_connection_timeout)
+    countdown = options.get("countdown")
+    if countdown and app.conf.task_default_queue_type == "quorum":
+        # RabbitMQ's native delayed delivery (quorum queues) counts whole seconds and
+        # refuses less than one: round up, never run sooner than asked.
+        options["countdown"] = max(1, math.ceil(countdown))
+    return options
+
+
 def _publish(name: str, args: tuple[Any, ...], **options: Any) -> bool:
     try:
-        app.send_task(name, args, **options)
+        app.send_task(name, args, **publish_options(**options))
     except PUBLISH_ERRORS as exc:
         logger.warning(
             "could not publish %s%s (%s); beat will re-dispatch it", name, args, type(exc).__name__

@@ -54,6 +54,14 @@ class ServiceUnavailable(ApplicationError):
     default_message = _("Сервис временно недоступен, повторите попытку позже")
 
 
+class IdempotencyKeyReused(ApplicationError):
+    """The Idempotency-Key of an earlier send-code, with another body."""
+
+    status_code = 422
+    code = "idempotency_key_reused"
+    default_message = _("Ключ идемпотентности уже использован для другого запроса")
+
+
 class PhoneNotAllowed(ApplicationError):
     """A country or a number type the service does not send codes to (SPEC §11.1)."""
 

@@ -74,14 +74,14 @@ def verification_fall_back(*, verification_id: uuid.UUID | str, reason: str) -> 
     row = eligible.only("phone", "client_ip", "expires_at").first()
     if row is None or not _cleared(row, target, reason):
         return False
-    seed, code_hash = codes.material_for(verification_id, target)
+    material = codes.new_material(verification_id=verification_id, channel=target)
     with transaction.atomic():
         moved = eligible.update(
             channel=target,
             fallback_from=Channel.SMS,
             status=DeliveryStatus.QUEUED,
-            code_seed=seed,
-            code_hash=code_hash,
+            code_seed=material.code_seed,
+            code_hash=material.code_hash,
             request_id="",
             sent_at=None,
             delivered_at=None,

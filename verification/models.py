@@ -70,6 +70,13 @@ class SMSVerification(models.Model):
     language = models.CharField(max_length=8, default="ru", db_default="ru")
     # When the client that asked for this code may ask again (the doubling cooldown, §11).
     resend_available_at = models.DateTimeField(null=True, blank=True)
+    # send-code's Idempotency-Key and a hash of its body (verification/idempotency.py).
+    idempotency_key = models.CharField(
+        max_length=255, blank=True, default="", db_default="", editable=False
+    )
+    idempotency_fingerprint = models.CharField(
+        max_length=64, blank=True, default="", db_default="", editable=False
+    )
 
     class Meta:
         verbose_name = "SMS verification"
@@ -98,6 +105,15 @@ class SMSVerification(models.Model):
             ),
             # Per-IP send limits counted from the database while Redis is down.
             models.Index(fields=("client_ip", "created_at"), name="verif_ip_created"),
+        ]
+        constraints = [
+            # One row per Idempotency-Key: the database decides between concurrent requests.
+            # Partial: rows without a key (nearly all) stay out of the index.
+            models.UniqueConstraint(
+                fields=("idempotency_key",),
+                condition=~Q(idempotency_key=""),
+                name="verif_idempotency_key",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -217,10 +217,15 @@ def _postpone(verification_id: str | uuid.UUID, delay: float) -> SendResult:
         error="sends paused: funds",
     )
     if not postponed:
-        failed = SMSVerification.objects.filter(
+        doomed = SMSVerification.objects.filter(
             id=verification_id, status=DeliveryStatus.QUEUED, expires_at__gt=now
-        ).update(status=DeliveryStatus.FAILED, error="insufficient funds", lease_until=None)
-        metrics.sends("failed", count=failed)
+        )
+        channel = doomed.values_list("channel", flat=True).first()
+        failed = doomed.update(
+            status=DeliveryStatus.FAILED, error="insufficient funds", lease_until=None
+        )
+        if channel is not None:
+            metrics.sends("failed", channel=channel, count=failed)
         return SendResult()
     return SendResult(retry_in=delay)
 

@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Min, Q, Sum
 from django.utils import timezone
 
-from verification import codes, dispatch
+from verification import codes, dispatch, test_numbers
 from verification.abuse import fallback, guard, policy
 from verification.cache import verification_cache
 from verification.exceptions import InvalidCode, InvalidPhone, RateLimited
@@ -53,6 +53,8 @@ def verification_create(
         language=language,
         **material.row_fields(),
     )
+    # Store review / QA: a fixed code, nothing sent, no per-phone limits (test_numbers.py).
+    test_number = test_numbers.apply(verification, now)
 
     try:
         # Every check and the verify path's cache entry, in one round trip.
@@ -62,9 +64,12 @@ def verification_create(
             client_ip=client_ip,
             channel=channel,
             then_set=verification_cache.entry(phone, verification),
+            per_phone=not test_number,
+            paid=not test_number,
         )
     except RedisUnavailable:
-        clearance = None  # counted from the database below
+        clearance = None  # counted from the database, here and below
+        guard.check_rules_in_db(phone=phone, facts=facts, client_ip=client_ip)
     if clearance is not None:
         verification.resend_available_at = now + timedelta(seconds=clearance.cooldown)
 
@@ -73,18 +78,22 @@ def verification_create(
         # nothing to retire and the INSERT commits on its own (one round trip, and the
         # publish below runs at once since there is no transaction to wait for).
         verification.save(force_insert=True)
-        dispatch.enqueue_send(verification.id, expires_at=verification.expires_at)
+        if not test_number:
+            dispatch.enqueue_send(verification.id, expires_at=verification.expires_at)
     else:
         with transaction.atomic():
             if clearance is None:
                 _lock_phone(phone)
-                cooldown = fallback.check_send(phone=phone, client_ip=client_ip, now=now)
+                cooldown = fallback.check_send(
+                    phone=phone, client_ip=client_ip, now=now, per_phone=not test_number
+                )
                 verification.resend_available_at = now + timedelta(seconds=cooldown)
             SMSVerification.objects.filter(phone=phone, is_used=False, expires_at__gt=now).update(
                 expires_at=now
             )
             verification.save(force_insert=True)
-            dispatch.enqueue_send(verification.id, expires_at=verification.expires_at)
+            if not test_number:
+                dispatch.enqueue_send(verification.id, expires_at=verification.expires_at)
     logger.info("verification %s created for %s", verification.id, mask_phone(phone))
     return verification
 

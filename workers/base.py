@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Task
+
+from verification.dispatch import publish_options
 
 
 class OutboxTask(Task):  # type: ignore[misc]
@@ -12,3 +16,7 @@ class OutboxTask(Task):  # type: ignore[misc]
     # Retries are bounded by the row (a code's expiry), not by a count: Celery's default of
     # 3 retries would give up on a provider outage within seconds.
     max_retries = None
+
+    def apply_async(self, *args: Any, **options: Any) -> Any:
+        # Retries publish from here (Task.retry): bounded and broker-fit like every publish.
+        return super().apply_async(*args, **publish_options(**options))

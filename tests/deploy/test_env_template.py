@@ -50,6 +50,9 @@ SPEC_VARIABLES = [
     "VERIFICATION_RETENTION_DAYS",
     "VERIFICATION_POLL_INTERVAL",
     "VERIFICATION_DISPATCH_AFTER",
+    "VERIFICATION_CHANNELS",
+    "VERIFICATION_DEFAULT_CHANNEL",
+    "VERIFICATION_FALLBACK_CHANNEL",
     "TRUSTED_PROXIES",
     "API_MAX_BODY_BYTES",
     "DJANGO_BEHIND_TLS_PROXY",
@@ -61,6 +64,10 @@ SPEC_VARIABLES = [
     "VERIFICATION_TOKEN_TTL",
     "VERIFICATION_TOKEN_ISSUER",
     "VERIFICATION_TOKEN_PUBLIC_KEYS",
+    "VERIFICATION_TEST_NUMBERS",
+    "GREEN_SMS_TEMPLATE_EN",
+    "WEBOTP_DOMAIN",
+    "ANDROID_APP_HASH",
 ]
 
 PLAYBOOK = """\
@@ -189,6 +196,11 @@ def test_role_defaults_render_every_spec_variable_once(ansible: Ansible, tmp_pat
     assert env["TRUSTED_PROXIES"] == "127.0.0.1"
     assert env["DJANGO_BEHIND_TLS_PROXY"] == "true"
     assert env["API_MAX_BODY_BYTES"] == "16384"
+    assert (
+        env["VERIFICATION_CHANNELS"],
+        env["VERIFICATION_DEFAULT_CHANNEL"],
+        env["VERIFICATION_FALLBACK_CHANNEL"],
+    ) == ("sms", "sms", "")
     assert {
         name: env[name]
         for name in (
@@ -202,6 +214,8 @@ def test_role_defaults_render_every_spec_variable_once(ansible: Ansible, tmp_pat
             "VERIFICATION_RETENTION_DAYS",
             "VERIFICATION_POLL_INTERVAL",
             "VERIFICATION_DISPATCH_AFTER",
+            "GREEN_SMS_TEMPLATE_EN",
+            "VERIFICATION_TEST_NUMBERS",
             "WEB_CONCURRENCY",
         )
     } == {
@@ -215,6 +229,8 @@ def test_role_defaults_render_every_spec_variable_once(ansible: Ansible, tmp_pat
         "VERIFICATION_RETENTION_DAYS": "30",
         "VERIFICATION_POLL_INTERVAL": "30",
         "VERIFICATION_DISPATCH_AFTER": "30",
+        "GREEN_SMS_TEMPLATE_EN": "Your code: {code}",
+        "VERIFICATION_TEST_NUMBERS": "",
         "WEB_CONCURRENCY": "4",
     }
 

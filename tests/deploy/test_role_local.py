@@ -15,6 +15,7 @@ import grp
 import json
 import os
 import pwd
+import re
 import shlex
 import shutil
 import signal
@@ -54,6 +55,11 @@ STALE_DATABASES = (
 )
 PSQL = ["psql", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-v", "ON_ERROR_STOP=1"]
 PROCESSES = ("web", "worker", "beat", "flower")
+# The worker's unit is a template: the role runs WORKER_PROCESSES instances of it.
+UNIT_FILES = {process: f"verification-{process}.service" for process in PROCESSES} | {
+    "worker": "verification-worker@.service"
+}
+WORKER_PROCESSES = 3
 
 
 def free_port() -> int:
@@ -277,6 +283,7 @@ def deployment(ansible: Ansible, tmp_path_factory: pytest.TempPathFactory) -> It
         "django_app_nginx_https_port": HTTPS_PORT,
         "django_app_nginx_ipv6": False,
         "django_app_admin_allow": ["10.0.0.0/8"],
+        "worker_processes": WORKER_PROCESSES,
     }
     vault = ("--vault-password-file", str(tmp / "vault-password"))
 
@@ -289,6 +296,9 @@ def deployment(ansible: Ansible, tmp_path_factory: pytest.TempPathFactory) -> It
             tmp_path=tmp,
         )
 
+    # A host upgraded from the releases that ran one worker process from a plain unit.
+    units.mkdir(parents=True)
+    (units / "verification-worker.service").write_text("[Service]\nExecStart=/bin/true\n")
     try:
         first = deploy()
         assert first.returncode == 0, first.errors()
@@ -360,7 +370,7 @@ def test_env_file_is_rendered_for_the_service_user_only(deployment: Deployment) 
 
 def test_unit_files_are_rendered_for_every_process(deployment: Deployment) -> None:
     venv_bin = deployment.root / "venv" / "bin"
-    units = {p: (deployment.units / f"verification-{p}.service").read_text() for p in PROCESSES}
+    units = {p: (deployment.units / UNIT_FILES[p]).read_text() for p in PROCESSES}
     for process, text in units.items():
         assert f"EnvironmentFile={deployment.app}/.env" in text, process
         assert f"WorkingDirectory={deployment.app}" in text, process
@@ -371,12 +381,23 @@ def test_unit_files_are_rendered_for_every_process(deployment: Deployment) -> No
         f"ExecStart={venv_bin}/celery -A project worker --pool threads --concurrency 64 "
         "--queues sms,status,maintenance" in units["worker"]
     )
+    # Each instance is its own Celery node: worker1@host, worker2@host, ...
+    assert "--hostname worker%i@%%h" in units["worker"]
     assert "--scheduler django_celery_beat.schedulers:DatabaseScheduler" in units["beat"]
     assert (
         f"flower --conf=flowerconfig.py --address=127.0.0.1 --port={FLOWER_PORT} "
         "--url_prefix=flower" in units["flower"]
     )
     assert "flower-password" not in units["flower"]
+
+
+def test_worker_hosts_run_one_instance_per_process(deployment: Deployment) -> None:
+    # then the instances @1..@WORKER_PROCESSES are the ones started (skipped: no systemd here)
+    started = re.findall(r"\(item=(verification-worker@\d+\.service)\)", deployment.first.output)
+    expected = [f"verification-worker@{n}.service" for n in range(1, WORKER_PROCESSES + 1)]
+    assert sorted(set(started)) == expected
+    # and the single worker unit of earlier releases is gone
+    assert not (deployment.units / "verification-worker.service").exists()
 
 
 def test_second_run_changes_nothing(deployment: Deployment) -> None:
@@ -415,7 +436,7 @@ def test_unit_files_pass_systemd_verification(deployment: Deployment) -> None:
     if not shutil.which("systemd-analyze"):
         pytest.skip("systemd-analyze is not installed")
     for process in PROCESSES:
-        unit = deployment.units / f"verification-{process}.service"
+        unit = deployment.units / UNIT_FILES[process]
         result = subprocess.run(
             ["systemd-analyze", "verify", "--man=no", str(unit)],
             capture_output=True,

@@ -1,6 +1,7 @@
-"""Process-level faults (SPEC §7): a worker killed mid-send, Redis stopped under load.
+"""Process-level faults (SPEC §7): a worker killed mid-send, the broker stopped under load.
 
-These run the shipped `Procfile` worker line as a real subprocess against the test database.
+These run the shipped `Procfile` worker line as a real subprocess against the test database,
+on the broker the suite runs with (Redis, or RabbitMQ with `make test BROKER=rabbitmq`).
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from django.db import connection
 
-from tests.helpers import swap_broker, wait_for
+from project.celery import app as celery_app
+from tests.helpers import QUEUES, broker_is_amqp, broker_url_at, swap_broker, wait_for
 from tests.sandbox_fixtures import SANDBOX_PASSWORD, SANDBOX_USER
+from tests.tcp_proxy import TcpProxy
 from verification import housekeeping
 from verification.models import SMSVerification
 
@@ -87,6 +91,10 @@ def worker_env(greensms_sandbox: Any, settings: Any) -> dict[str, str]:
 
 @pytest.fixture
 def worker(worker_env: dict[str, str]) -> Iterator[Worker]:
+    # Durable queues (RabbitMQ) keep what an interrupted earlier run left: start empty.
+    with celery_app.connection_for_write() as conn:
+        for name in QUEUES:
+            conn.SimpleQueue(celery_app.amqp.queues[name]).clear()  # type: ignore[arg-type]
     process = Worker(worker_env)
     yield process
     process.kill()
@@ -106,14 +114,21 @@ def test_a_worker_killed_mid_send_is_redone_after_restart(
     verification_id = response.json()["verification_id"]
     wait_for(lambda: status_of(verification_id) == "sending", timeout=30)
 
-    # when: the worker dies mid-send and comes back
+    # when: the worker dies mid-send
     worker.kill()
+
+    # then: RabbitMQ puts the dead consumer's unacknowledged message back at once (Redis
+    # restores it after the visibility timeout)
+    if broker_is_amqp():
+        wait_for(lambda: ready_messages("sms") == 1, timeout=5)
+
+    # when: the worker comes back
     greensms_sandbox.configure(latency_ms=0)
     worker.start()
     restarted = time.monotonic()
 
-    # then: the send is redone (the row's lease lapses and beat re-dispatches it, or Redis
-    # restores the unacknowledged message), well within 90 s of the restart
+    # then: the send is redone (the row's lease lapses and beat re-dispatches it, or the
+    # broker's redelivered message finds the row claimable), well within 90 s of the restart
     def sent() -> bool:
         housekeeping.redispatch_stuck()  # what beat does every VERIFICATION_DISPATCH_AFTER
         return status_of(verification_id) == "sent"
@@ -121,6 +136,13 @@ def test_a_worker_killed_mid_send_is_redone_after_restart(
     wait_for(sent, timeout=90, interval=1)
     assert time.monotonic() - restarted < 90
     assert greensms_sandbox.messages(to="79991234567")
+
+
+def ready_messages(queue: str) -> int:
+    with celery_app.connection_for_read() as conn:
+        channel: Any = conn.default_channel
+        declared = channel.queue_declare(queue=queue, passive=True)
+        return int(declared.message_count)
 
 
 def start_redis(port: int, workdir: Path) -> subprocess.Popen[bytes]:
@@ -147,25 +169,59 @@ def _pings(client: Any) -> bool:
         return False
 
 
-def test_codes_requested_while_redis_is_down_are_sent_when_it_returns(
-    api_client, greensms_sandbox, worker, worker_env, settings, tmp_path, request
-):
-    from scripts.with_redis import free_port
+@pytest.fixture
+def stoppable_broker(settings, tmp_path) -> Iterator[Any]:
+    """The broker as the app and the worker see it, with `stop()` and `start()`.
 
-    # given: a Redis of our own, used by the app in this process and by the worker
-    port = free_port()
-    redis_server = start_redis(port, tmp_path)
-    request.addfinalizer(redis_server.kill)
-    url = f"redis://127.0.0.1:{port}/0"
-    settings.CACHES = {"default": dict(settings.CACHES["default"], LOCATION=url)}
-    original_broker = swap_broker(url)
-    request.addfinalizer(lambda: swap_broker(original_broker))
-    worker.env = {**worker_env, "REDIS_URL": url}
+    Redis: a server of our own (also the cache, as in a one-Redis deployment). RabbitMQ: the
+    machine's server is shared, so a TCP proxy in front of it stands in for the broker.
+    """
+    broker: Any
+    if broker_is_amqp():
+        parts = urlsplit(celery_app.conf.broker_url)
+        broker = TcpProxy((parts.hostname or "127.0.0.1", parts.port or 5672))
+        broker.start()
+    else:
+        broker = RedisServer(tmp_path)
+        broker.start()
+        url = f"redis://127.0.0.1:{broker.port}/0"
+        settings.CACHES = {"default": dict(settings.CACHES["default"], LOCATION=url)}
+    original = swap_broker(broker_url_at(broker.port))
+    yield broker
+    swap_broker(original)
+    broker.stop()
+
+
+class RedisServer:
+    def __init__(self, workdir: Path) -> None:
+        from scripts.with_redis import free_port
+
+        self.workdir = workdir
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = start_redis(self.port, self.workdir)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+def test_codes_requested_while_the_broker_is_down_are_sent_when_it_returns(
+    api_client, greensms_sandbox, worker, worker_env, settings, stoppable_broker
+):
+    # given: the app in this process and the worker on a broker we can stop
+    worker.env = {
+        **worker_env,
+        "CELERY_BROKER_URL": celery_app.conf.broker_url,
+        "REDIS_URL": settings.CACHES["default"]["LOCATION"],
+    }
     worker.start()
 
-    # when: Redis stops, and codes are requested
-    redis_server.terminate()
-    redis_server.wait(timeout=10)
+    # when: the broker stops, and codes are requested
+    stoppable_broker.stop()
     started = time.monotonic()
     responses = [
         api_client.post("/api/auth/send-code/", {"phone": f"+7999123456{i}"}, format="json")
@@ -178,9 +234,8 @@ def test_codes_requested_while_redis_is_down_are_sent_when_it_returns(
     ids = [r.json()["verification_id"] for r in responses]
     assert {status_of(i) for i in ids} == {"queued"}
 
-    # when: Redis returns and beat re-dispatches
-    redis_server = start_redis(port, tmp_path)
-    request.addfinalizer(redis_server.kill)
+    # when: the broker returns and beat re-dispatches
+    stoppable_broker.start()
     settings.VERIFICATION_DISPATCH_AFTER = 1
 
     def all_sent() -> bool:

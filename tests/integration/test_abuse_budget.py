@@ -138,3 +138,16 @@ def test_decisions_are_purged_with_the_retention(settings):
 
     assert housekeeping.purge_old() == 1
     assert list(AbuseDecision.objects.values_list("id", flat=True)) == [recent.id]
+
+
+def test_a_test_number_costs_nothing(api_client, settings):
+    # given: a cap of one message and a test number (no message is ever sent to it)
+    settings.GREEN_SMS_PRICE = 4
+    settings.GREEN_SMS_BUDGET_PER_HOUR = "4"
+    settings.VERIFICATION_TEST_NUMBERS = ["+79990000001=123456"]
+
+    reviewer = [send(api_client, "+79990000001").status_code for _ in range(3)]
+    real = [send(api_client, f"+7999000010{n}").status_code for n in range(2)]
+
+    assert reviewer == [202] * 3
+    assert real == [202, 503]

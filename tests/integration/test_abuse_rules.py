@@ -200,3 +200,50 @@ def test_every_send_path_check_is_one_redis_round_trip(protection, monkeypatch):
 
     # then: limits, cooldown, rules, caps, counters and the verify cache took one command
     assert commands == ["EVALSHA"]
+
+
+# --- while Redis is down: the rules the rows answer cheaply ----------------------------
+@pytest.mark.usefixtures("redis_down", "broker_down")
+@pytest.mark.parametrize(
+    "rule", ["unverified_by_ip_hour", "unverified_by_ip_day", "unverified_by_prefix_hour"]
+)
+def test_rules_count_from_the_database_while_redis_is_down(api_client, protection, rule):
+    setattr(protection, FLOORS[rule], 3)
+    traffic = SCENARIOS[rule]
+
+    answers = [send(api_client, *traffic(n)) for n in range(5)]
+
+    assert [a.status_code for a in answers] == [202, 202, 202, 429, 429]
+    assert blocked(answers[3])
+    assert list(AbuseDecision.objects.values_list("rules", "decision")) == [(rule, "blocked")] * 2
+
+
+@pytest.mark.usefixtures("redis_down", "broker_down")
+def test_countries_and_verified_codes_count_from_the_database(api_client, protection):
+    # given: a client who confirmed 4 codes (rows with is_used), floors of 2
+    protection.VERIFICATION_ALLOWED_COUNTRIES = ["*"]
+    protection.ABUSE_FLOOR_IP_HOUR = 2
+    protection.ABUSE_FLOOR_COUNTRIES_PER_IP = 1
+    for n in range(4):
+        confirm(api_client, send(api_client, f"+7999000000{n}", "10.0.0.1"), "10.0.0.1")
+
+    # when: it sends unverified codes, then one to a second country
+    answers = [send(api_client, f"+7916000000{n}", "10.0.0.1").status_code for n in range(5)]
+
+    # then: max(2, 1 × 4 verified) unverified codes pass; a new country is over
+    # max(1, 0.2 × 4) = 1 country
+    assert answers == [202] * 4 + [429]
+    assert send(api_client, "+77012345678", "10.0.0.2").status_code == 202  # another client
+    assert blocked(send(api_client, "+77012345679", "10.0.0.1"))
+    assert AbuseDecision.objects.filter(rules__contains="countries_by_ip_day").exists()
+
+
+@pytest.mark.usefixtures("redis_down", "broker_down")
+def test_record_only_from_the_database(api_client, protection):
+    protection.ABUSE_PROTECTION = "record_only"
+    protection.ABUSE_FLOOR_IP_HOUR = 1
+
+    answers = [send(api_client, f"+7999000000{n}", "10.0.0.1").status_code for n in range(3)]
+
+    assert answers == [202] * 3
+    assert AbuseDecision.objects.filter(decision="recorded").count() == 2

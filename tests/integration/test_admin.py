@@ -31,3 +31,15 @@ def test_admin_filters_by_status(admin_client):
 
     assert "+79991234568" in page.content.decode()
     assert "+79991234567" not in page.content.decode()
+
+
+def test_admin_shows_and_filters_by_channel_and_the_fallback(admin_client):
+    make_verification(phone="+79991234567")
+    row, _ = make_verification(phone="+79991234568", channel="call", fallback_from="sms")
+
+    page = admin_client.get("/admin/verification/smsverification/?channel__exact=call")
+    detail = admin_client.get(f"/admin/verification/smsverification/{row.id}/change/")
+
+    assert "+79991234568" in page.content.decode()
+    assert "+79991234567" not in page.content.decode()
+    assert "Fallback from" in detail.content.decode()

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.helpers import swap_broker
+from tests.helpers import broker_url_at, swap_broker
 from verification.models import SMSVerification
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -22,7 +22,7 @@ def blackholed_broker() -> Iterator[None]:
     hole = socket.socket()
     hole.bind(("127.0.0.1", 0))
     hole.listen(64)  # the kernel completes handshakes; nobody ever reads or answers
-    original = swap_broker(f"redis://127.0.0.1:{hole.getsockname()[1]}/0")
+    original = swap_broker(broker_url_at(hole.getsockname()[1]))
     yield
     swap_broker(original)
     hole.close()

@@ -7,13 +7,16 @@ test's own thread (tracking.poll_batch) so that what it decided is known when it
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 import jwt
 import pytest
+from django.db import connection
 from django.utils import timezone
 
+from tests.factories import make_verification
 from tests.helpers import wait_for
 from verification import codes, fallback, sending, tracking
 from verification.cache import verification_cache
@@ -194,3 +197,40 @@ def test_a_fallback_over_the_spend_cap_is_not_sent(
     row.refresh_from_db()
     assert (row.status, row.channel, row.fallback_from) == ("failed", "sms", "")
     assert greensms_sandbox.stats()["send_calls"] == 1
+
+
+@pytest.mark.parametrize(("cap", "falls_back"), [("", True), ("4", False)])
+def test_with_redis_down_the_fallback_is_counted_from_the_database(
+    redis_down, sms_queue, fallback_to, settings, cap, falls_back
+):  # sms_queue: a published send does not outlive the test
+    # given a failed SMS, Redis unreachable, and maybe a cap its own price already filled
+    fallback_to("voice")
+    settings.GREEN_SMS_PRICE = 4
+    settings.GREEN_SMS_BUDGET_PER_HOUR = cap
+    row, _ = make_verification(status=DeliveryStatus.FAILED, client_ip="203.0.113.7")
+    # when
+    moved = fallback.verification_fall_back(verification_id=row.id, reason="delivery failed")
+    # then the spend cap is checked from the rows, as send-code does while Redis is down
+    row.refresh_from_db()
+    assert moved is falls_back
+    assert (row.channel, row.fallback_from) == (("voice", "sms") if falls_back else ("sms", ""))
+
+
+def test_racing_fallbacks_move_a_row_once(fallback_to, sms_queue):
+    # given a failed SMS that the poller and a late sender both try to rescue
+    fallback_to("call")
+    row, _ = make_verification(status=DeliveryStatus.FAILED)
+
+    # when eight of them race
+    def attempt(_: int) -> bool:
+        try:
+            return fallback.verification_fall_back(verification_id=row.id, reason="r")
+        finally:
+            connection.close()  # this thread's own connection
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        moved = list(pool.map(attempt, range(8)))
+    # then exactly one moved it
+    assert moved.count(True) == 1
+    row.refresh_from_db()
+    assert (row.channel, row.fallback_from, row.status) == ("call", "sms", "queued")

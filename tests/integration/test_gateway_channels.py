@@ -14,14 +14,10 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_gateway_contract import (  # noqa: F401 - the fixture
-    FAULTS,
-    StubProvider,
-    stub_provider,
-)
-from tests.sandbox_fixtures import SANDBOX_PASSWORD, SANDBOX_TIMEOUT
+from tests.helpers import wait_for
+from tests.sandbox_fixtures import FAULTS, SANDBOX_PASSWORD, SANDBOX_TIMEOUT, StubProvider
 from verification.gateways import get_gateway
-from verification.gateways.base import SMSGateway
+from verification.gateways.base import DeliveryStatus, SMSGateway
 from verification.gateways.errors import (
     AmbiguousSendError,
     InvalidParameters,
@@ -106,7 +102,7 @@ def test_each_channel_is_polled_through_its_own_module(
     greensms_sandbox.configure(delivery_delay=0.2, final_status=final)
     request_id = SENDS[channel](sandbox_gateway)
     # when
-    status = _wait_for_final(sandbox_gateway, request_id, channel)
+    status = wait_for(lambda: _final(sandbox_gateway.status(request_id, channel)))
     # then
     assert (status.state, status.status_code) == (state, final)
     # and another module does not know the request
@@ -183,7 +179,7 @@ def test_every_fault_on_every_channel_is_classified_as_for_sms(
     [{"request_id": str(uuid.uuid4())}, {"request_id": str(uuid.uuid4()), "code": "12"}, {}],
 )
 def test_a_call_answer_without_a_usable_code_is_malformed_and_ambiguous(
-    stub_provider: StubProvider,  # noqa: F811 - the imported fixture
+    stub_provider: StubProvider,
     body: dict[str, object],
 ) -> None:
     stub_provider.body = body
@@ -194,7 +190,7 @@ def test_a_call_answer_without_a_usable_code_is_malformed_and_ambiguous(
 
 
 def test_a_call_status_in_words_only_is_read_from_its_text(
-    stub_provider: StubProvider,  # noqa: F811 - the imported fixture
+    stub_provider: StubProvider,
 ) -> None:
     stub_provider.body = {"status": "No answer"}
     assert stub_provider.gateway.status(str(uuid.uuid4()), "call").state == "delivered"
@@ -202,6 +198,9 @@ def test_a_call_status_in_words_only_is_read_from_its_text(
     stub_provider.body = {"time": "now"}
     with pytest.raises(MalformedResponse):
         stub_provider.gateway.status(str(uuid.uuid4()), "call")
+    stub_provider.body = {"status": "Delivery success"}  # SMS and Viber: the code decides
+    with pytest.raises(MalformedResponse):
+        stub_provider.gateway.status(str(uuid.uuid4()), "viber")
 
 
 def test_no_call_code_or_password_reaches_logs_or_errors(
@@ -257,10 +256,5 @@ def _raises(call: Callable[[], object]) -> ProviderError:
     return caught.value
 
 
-def _wait_for_final(gateway: SMSGateway, request_id: str, channel: str, limit: float = 10.0) -> Any:
-    deadline = time.monotonic() + limit
-    while True:
-        status = gateway.status(request_id, channel)
-        if status.state != "pending" or time.monotonic() > deadline:
-            return status
-        time.sleep(0.05)
+def _final(status: DeliveryStatus) -> DeliveryStatus | None:
+    return None if status.state == "pending" else status

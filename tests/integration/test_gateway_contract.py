@@ -5,22 +5,25 @@ Nothing here mocks greensms or requests: every call crosses a loopback socket.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from tests.helpers import wait_for
-from tests.sandbox_fixtures import SANDBOX_PASSWORD, SANDBOX_TIMEOUT, SANDBOX_USER
+from tests.sandbox_fixtures import (
+    FAULTS,
+    SANDBOX_PASSWORD,
+    SANDBOX_TIMEOUT,
+    SANDBOX_USER,
+    StubProvider,
+)
 from verification.gateways import get_gateway, reset_gateway
 from verification.gateways.base import DeliveryStatus, SMSGateway
 from verification.gateways.errors import (
@@ -29,14 +32,10 @@ from verification.gateways.errors import (
     InsufficientFunds,
     InvalidParameters,
     MalformedResponse,
-    NonJSONResponse,
     PermanentProviderError,
     ProviderConfigurationError,
     ProviderConnectionError,
     ProviderError,
-    ProviderThrottled,
-    ProviderTimeout,
-    ProviderUnavailable,
     RequestNotFound,
     TransientProviderError,
 )
@@ -151,14 +150,6 @@ CALLS: dict[str, Callable[[SMSGateway, str], object]] = {
     "send": lambda gateway, _: _send(gateway),
     "status": lambda gateway, request_id: gateway.status(request_id),
     "balance": lambda gateway, _: gateway.balance(),
-}
-FAULTS: dict[str, type[ProviderError]] = {
-    "http500": ProviderUnavailable,
-    "nonjson": NonJSONResponse,
-    "throttle": ProviderThrottled,
-    "timeout": ProviderTimeout,
-    "auth": AuthorizationDeclined,
-    "funds": InsufficientFunds,
 }
 
 
@@ -408,49 +399,3 @@ def _raises(call: Callable[[], object]) -> ProviderError:
     with pytest.raises(ProviderError) as caught:
         call()
     return caught.value
-
-
-class StubProvider:
-    """A loopback server answering every request with one JSON body (HTTP 200)."""
-
-    def __init__(self) -> None:
-        self.body: dict[str, object] = {}
-        self.gateway: SMSGateway
-
-
-@pytest.fixture
-def stub_provider(settings: Any) -> Iterator[StubProvider]:
-    stub = StubProvider()
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _answer(self) -> None:
-            payload = json.dumps(stub.body).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        do_GET = do_POST = _answer
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    settings.GREEN_SMS_DEBUG = False
-    settings.GREEN_SMS_BASE_URL = f"http://127.0.0.1:{server.server_address[1]}"
-    settings.GREEN_SMS_USER, settings.GREEN_SMS_PASSWORD = "u", "p"
-    settings.GREEN_SMS_TOKEN = ""
-    settings.GREEN_SMS_TIMEOUT = SANDBOX_TIMEOUT
-    stub.gateway = get_gateway()
-    try:
-        yield stub
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

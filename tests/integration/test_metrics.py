@@ -38,6 +38,17 @@ def test_send_code_answers_are_counted_by_outcome(api_client, settings):
     assert samples.value(name, outcome="parse_error") == 1
 
 
+def test_an_idempotent_replay_is_counted_as_replayed_not_accepted(api_client):
+    body = {"phone": "+79991234567"}
+
+    for _ in range(2):
+        api_client.post(SEND, body, format="json", HTTP_IDEMPOTENCY_KEY="key-0001")
+
+    samples = scrape(api_client)
+    assert samples.value("verification_send_requests_total", outcome="accepted") == 1
+    assert samples.value("verification_send_requests_total", outcome="replayed") == 1
+
+
 def test_verify_code_answers_are_counted_by_outcome(api_client):
     row, code = make_verification(phone="+79991234567")
 
@@ -84,6 +95,13 @@ def test_with_basic_auth_only_the_right_credentials_read_metrics(settings):
     assert missing["WWW-Authenticate"].startswith("Basic")
     assert right.status_code == 200
     assert "verification_send_requests" in parse(right.content.decode()).families
+
+
+def test_metrics_answers_other_methods_with_a_json_405(api_client):
+    response = api_client.post("/metrics", {})
+
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
 
 
 def test_metrics_is_not_in_the_openapi_schema(api_client):

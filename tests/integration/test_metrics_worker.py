@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from project.celery import app as celery_app
-from tests.helpers import wait_for
-from tests.scrape import scrape
+from tests.factories import make_verification
+from tests.helpers import consume_sms, wait_for
+from tests.scrape import Samples, scrape
+from verification import housekeeping
 from verification.models import SMSVerification
 from workers import heartbeat
 from workers.housekeeping import check_balance
@@ -47,9 +51,13 @@ def test_a_code_sent_and_delivered_moves_sends_latency_and_deliveries(api_client
     ids = request_codes(api_client, 2)
     wait_for(lambda: statuses(ids) == {"sent"})
 
-    # then
-    samples = scrape(api_client)
-    assert samples.value("verification_sends_total", channel="sms", result="sent") == 2
+    # then (the worker counts a send just after it records the row as sent)
+    def counted() -> Samples | None:
+        samples = scrape(api_client)
+        sent = samples.value("verification_sends_total", channel="sms", result="sent")
+        return samples if sent == 2 else None
+
+    samples = wait_for(counted)
     latency = "verification_provider_request_seconds"
     assert samples.value(f"{latency}_count", operation="send") == 2
     assert samples.value(f"{latency}_bucket", operation="send", le="+Inf") == 2
@@ -112,14 +120,13 @@ def test_insufficient_funds_opens_the_breaker_and_counts_a_retry(api_client, sen
 def stopped_sms_consumer(live_worker) -> Iterator[object]:
     """The worker stops consuming `sms` (as if every sending worker were down)."""
     with celery_app.connection_for_write() as conn:
-        conn.SimpleQueue("sms").clear()
-    live_worker.consumer.cancel_task_queue("sms")
+        conn.SimpleQueue(celery_app.amqp.queues["sms"]).clear()  # type: ignore[arg-type]
+    consume_sms(live_worker, consume=False)
     heartbeat.beat(live_worker)
     try:
         yield live_worker
     finally:
-        live_worker.consumer.add_task_queue("sms")
-        celery_app.amqp.queues.select_add(celery_app.amqp.queues["sms"])
+        consume_sms(live_worker, consume=True)
 
 
 def test_a_stopped_workers_backlog_shows_as_depth_and_age(
@@ -138,7 +145,7 @@ def test_a_stopped_workers_backlog_shows_as_depth_and_age(
     assert statuses(ids) == {"queued"}
 
     # when: the worker consumes again
-    stopped_sms_consumer.consumer.add_task_queue("sms")
+    consume_sms(stopped_sms_consumer, consume=True)
     heartbeat.beat(stopped_sms_consumer)
 
     # then: the backlog drains and the gauges fall back
@@ -148,3 +155,39 @@ def test_a_stopped_workers_backlog_shows_as_depth_and_age(
     assert samples.value("verification_oldest_queued_seconds") == 0
     assert samples.value("verification_workers", queue="sms") == 1
     assert samples.value("verification_sends_total", channel="sms", result="sent") == 3
+
+
+def test_the_channel_label_follows_the_rows_channel(api_client, sending, settings):
+    # given: flash calls are offered besides SMS
+    settings.VERIFICATION_CHANNELS = ["sms", "call"]
+
+    # when: one code is asked for by call, one by SMS, and both are delivered
+    call = api_client.post(SEND, {"phone": "+79995550001", "channel": "call"}, format="json")
+    sms = api_client.post(SEND, {"phone": "+79995550002"}, format="json")
+    ids = [call.json()["verification_id"], sms.json()["verification_id"]]
+    wait_for(lambda: statuses(ids) == {"sent"})
+    poll_delivery_statuses.delay()
+    wait_for(lambda: statuses(ids) == {"delivered"})
+
+    # then
+    samples = scrape(api_client)
+    for channel in ("call", "sms"):
+        assert samples.value("verification_sends_total", channel=channel, result="sent") == 1
+        assert (
+            samples.value("verification_deliveries_total", channel=channel, status="delivered") == 1
+        )
+
+
+def test_codes_expired_unsent_are_counted_under_their_channel(api_client):
+    # given: two codes the workers never sent, one by call, now past their expiry
+    past = timezone.now() - timedelta(minutes=10)
+    for phone, channel in (("+79995550011", "call"), ("+79995550012", "sms")):
+        make_verification(phone=phone, channel=channel, created_at=past, expires_at=past)
+
+    # when: the sweeper passes
+    assert housekeeping.expire_unsent() == 2
+
+    # then
+    samples = scrape(api_client)
+    for channel in ("call", "sms"):
+        assert samples.value("verification_sends_total", channel=channel, result="expired") == 1

@@ -73,6 +73,45 @@ def test_the_official_client_parses_every_answer(
     assert (caught.value.code, caught.value.error_type) == (404, "NOT_FOUND")
 
 
+def test_the_official_client_parses_call_voice_and_viber_answers(
+    official_client: Any, greensms_sandbox: SandboxHandle
+) -> None:
+    # a flash call answers its code, which the caller id carries
+    call = official_client.call.send(to="79991234567", tag="c")
+    assert set(call) == {"request_id", "code"}
+    voice = official_client.voice.send(to="79991234567", txt="12345", language="en")
+    viber = official_client.viber.send(to="79991234567", txt="Ваш код: 1", cascade="sms")
+    by_id = {m["request_id"]: m for m in greensms_sandbox.messages()}
+    assert by_id[call.request_id]["caller_id"].endswith(call.code)
+    assert by_id[call.request_id]["code"] == call.code
+    assert (by_id[voice.request_id]["channel"], by_id[voice.request_id]["language"]) == (
+        "voice",
+        "en",
+    )
+    assert by_id[viber.request_id]["cascade"] == "sms"
+    # each module answers the status of its own requests, in its own words
+    for module, sent, text in (
+        (official_client.call, call, "Status not ready"),
+        (official_client.voice, voice, "Status not ready"),
+        (official_client.viber, viber, "Status not ready"),
+    ):
+        status = module.status(id=sent.request_id)
+        assert (status.status_code, status.status) == (0, text)
+    with pytest.raises(RestError) as caught:
+        official_client.call.status(id=voice.request_id)
+    assert caught.value.code == 404
+    # the sandbox's own checks of what the client does not validate
+    with pytest.raises(RestError) as refused:
+        official_client.viber.send(to="79991234567", txt="x", cascade="telegram")
+    assert refused.value.code == 1  # the client's own validation (cascade: sms|voice)
+    answer = requests.post(
+        greensms_sandbox.url + "/voice/send",
+        params={**AUTH, "to": "79991234567", "txt": "12a45"},
+        timeout=5,
+    )
+    assert answer.json() == {"error": "Invalid input param: txt", "code": 2}
+
+
 def test_the_official_client_sees_auth_declined_as_code_0(
     greensms_sandbox: SandboxHandle, monkeypatch: pytest.MonkeyPatch
 ) -> None:

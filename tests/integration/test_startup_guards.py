@@ -26,7 +26,7 @@ def run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "FLOWER_", "GREEN_SMS_", "VERIFICATION_TOKEN_"))
+        if not k.startswith(("DJANGO_", "FLOWER_", "GREEN_SMS_", "VERIFICATION_"))
     }
     return subprocess.run(
         [sys.executable, "-c", code],
@@ -195,3 +195,10 @@ def test_sound_settings_start(env):
     result = run(SETUP + "; print('ok')", **PRODUCTION, **env)
 
     assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_malformed_test_numbers_stop_the_start():
+    result = run(SETUP, DJANGO_DEBUG="True", VERIFICATION_TEST_NUMBERS="+79990000001=12")
+
+    assert result.returncode != 0
+    assert "VERIFICATION_TEST_NUMBERS, entry 1: the code must be 6 digits" in result.stderr

@@ -12,20 +12,20 @@ from verification.gateways.base import delivery_status
 
 @pytest.mark.parametrize(("channel", "length"), [("sms", 6), ("viber", 6), ("voice", 5)])
 def test_a_new_code_has_its_channels_length_and_only_its_hash_is_kept(channel, length):
-    verification_id = uuid.uuid4()
-    seed, code_hash = codes.material_for(verification_id, channel)
-    code = codes.code_for(verification_id, seed, codes.length_for(channel))
+    material = codes.new_material(channel=channel)
+    code = codes.code_for(material.id, material.code_seed, codes.length_for(channel))
+    assert code == material.code
     assert len(code) == length
-    assert codes.code_matches(code_hash, verification_id, code)
-    assert code not in code_hash
+    assert codes.code_matches(material.code_hash, material.id, code)
+    assert code not in material.code_hash
 
 
 def test_a_call_row_has_no_code_until_the_provider_chooses_one():
     verification_id = uuid.uuid4()
-    _, code_hash = codes.material_for(verification_id, "call")
-    assert code_hash == ""
+    material = codes.new_material(verification_id=verification_id, channel="call")
+    assert (material.id, material.code, material.code_hash) == (verification_id, "", "")
     assert not any(
-        codes.code_matches(code_hash, verification_id, f"{n:04d}") for n in range(10_000)
+        codes.code_matches(material.code_hash, verification_id, f"{n:04d}") for n in range(10_000)
     )
 
 

@@ -4,7 +4,7 @@ The rows remember what Redis counted: phone, client_ip and created_at. Callers h
 phone's advisory lock (services._lock_phone), so two requests for one phone cannot both
 pass. The per-IP count and the spend count are not serialised: concurrent requests from one
 IP may overshoot by the number in flight, which is bounded by the web workers. The adaptive
-rules need Redis's counters and pause with it.
+rules the rows can answer cheaply are in rules_db.py.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import QuerySet
 
 from verification.abuse import budget, policy
 from verification.abuse.clients import NO_CLIENT, client_key, client_network
@@ -64,17 +65,21 @@ def _check_phone(phone: str, client: str, now: datetime) -> int:
     return cooldown_after(len(pair_hour) + 1)
 
 
-def _check_ip(client_ip: str, now: datetime) -> None:
-    rows = SMSVerification.objects.filter(created_at__gt=now - timedelta(seconds=HOUR))
+def client_rows(client_ip: str) -> QuerySet[SMSVerification]:
+    """The rows of the client `client_ip` counts as (its IPv6 /64)."""
     network = client_network(client_ip)
+    rows = SMSVerification.objects.all()
     if network.num_addresses > 1 and connection.vendor == "postgresql":
         # An IPv6 /64 as a range of the (client_ip, created_at) index.
-        rows = rows.filter(
+        return rows.filter(
             client_ip__gte=str(network.network_address),
             client_ip__lte=str(network.broadcast_address),
         )
-    else:
-        rows = rows.filter(client_ip=str(network.network_address))
+    return rows.filter(client_ip=str(network.network_address))
+
+
+def _check_ip(client_ip: str, now: datetime) -> None:
+    rows = client_rows(client_ip).filter(created_at__gt=now - timedelta(seconds=HOUR))
     limit = settings.RATE_LIMIT_SEND_PER_IP_PER_HOUR
     times = list(rows.order_by("-created_at").values_list("created_at", flat=True)[:limit])
     if len(times) >= limit:

@@ -12,8 +12,9 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils import timezone
 
-from verification.abuse import budget, decisions, limits, policy, rules
+from verification.abuse import budget, decisions, limits, policy, rules, rules_db
 from verification.abuse.clients import client_key
 from verification.abuse.gate import ALLOWED, BLOCKED, PAUSED, GateRequest, send_gate
 from verification.abuse.policy import PhoneFacts
@@ -41,16 +42,21 @@ def check_send(
     channel: str = "sms",
     then_set: tuple[str, str, int] | None = None,
     per_phone: bool = True,
+    paid: bool = True,
 ) -> Clearance:
     """Count one send request; raises RateLimited, Blocked, SendingPaused or
-    RedisUnavailable (then the caller counts from the database: fallback.py)."""
+    RedisUnavailable (then the caller counts from the database: fallback.py).
+
+    `per_phone=False` skips the per-phone limits and the cooldown (test numbers, a fallback
+    for a code already counted); `paid=False` reserves no price (no message will be sent).
+    """
     now = time.time()
     client = client_key(client_ip)
     request = GateRequest(
         now=now,
         limits=limits.send_limits(phone, client, per_phone=per_phone),
         cooldown=limits.resend_cooldown(phone, client) if per_phone else None,
-        budget=budget.script_budget(now, channel),
+        budget=budget.script_budget(now, channel) if paid else None,
         then_set=then_set,
     )
     if _rules_apply(phone, client_ip):
@@ -82,6 +88,21 @@ def _rules_apply(phone: str, client_ip: str | None) -> bool:
     if settings.ABUSE_PROTECTION == "off":
         return False
     return not (policy.is_allowed_ip(client_ip) or policy.is_allowed_phone(phone))
+
+
+def check_rules_in_db(*, phone: str, facts: PhoneFacts, client_ip: str | None) -> None:
+    """The adaptive rules while Redis is down, counted from the rows (rules_db.py); records
+    a decision when one fires and raises Blocked in `deny` mode. Call it outside the
+    transaction that stores the row, so a refusal's decision is kept."""
+    if not _rules_apply(phone, client_ip):
+        return
+    fired = rules_db.fired(facts=facts, client_ip=client_ip, now=timezone.now())
+    if not fired:
+        return
+    blocked = settings.ABUSE_PROTECTION == "deny"
+    decisions.record(phone=phone, facts=facts, client_ip=client_ip, rules=fired, blocked=blocked)
+    if blocked:
+        raise Blocked(BLOCKED_RETRY_AFTER)
 
 
 def reserve_spend(channel: str = "sms") -> None:

@@ -14,8 +14,8 @@ import ipaddress
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_safe
 from prometheus_client.exposition import choose_encoder
+from rest_framework.exceptions import MethodNotAllowed
 
 from verification import metrics_collector
 
@@ -24,8 +24,12 @@ from verification import metrics_collector
 FORWARDING_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
 
 
-@require_safe
 def metrics_view(request: HttpRequest) -> HttpResponse:
+    if request.method not in ("GET", "HEAD"):
+        refusal = MethodNotAllowed(request.method or "")
+        response = JsonResponse({"error": str(refusal.detail), "code": "method_not_allowed"})
+        response.status_code, response["Allow"] = 405, "GET, HEAD"
+        return response
     credentials = settings.METRICS_BASIC_AUTH
     if credentials:
         if not _authorized(request, credentials):

@@ -13,10 +13,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from verification.api.idempotency import REPLAYED_HEADER
+
 
 class OutcomeCountedView(APIView):
     """`count_outcome(outcome)` is called once per answer: `success_outcome` for a 2xx, the
-    error body's `code` otherwise."""
+    error body's `code` otherwise, `replayed` for an idempotent replay."""
 
     success_outcome = "ok"
 
@@ -33,6 +35,8 @@ class OutcomeCountedView(APIView):
 
 
 def _outcome(response: Response, success: str) -> str:
+    if response.get(REPLAYED_HEADER) == "true":
+        return "replayed"  # an Idempotency-Key retry: the first answer was counted already
     if response.status_code < 400:
         return success
     data = getattr(response, "data", None)

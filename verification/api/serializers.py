@@ -1,19 +1,33 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail
 
 from verification import texts
+from verification.api.schema import (
+    CODE_PATTERN,
+    PHONE_E164_PATTERN,
+    PHONE_INPUT_PATTERN,
+    PHONE_MASKED_PATTERN,
+)
 from verification.exceptions import InvalidPhone
 from verification.phones import mask_phone, normalize_phone
 
+PHONE_INPUT_RE = re.compile(PHONE_INPUT_PATTERN)
 
+
+@extend_schema_field(
+    {"type": "string", "pattern": PHONE_INPUT_PATTERN, "maxLength": 32, "example": "+79991234567"}
+)
 class PhoneField(serializers.CharField):
-    """Any way people write a number in; E.164 out; `invalid_phone` otherwise."""
+    """Any way people write a number in (digits, spaces, `+()-.`); E.164 out;
+    `invalid_phone` otherwise. What the OpenAPI pattern says is exactly what passes here."""
 
     default_error_messages = {
         "required": _("Укажите номер телефона"),
@@ -24,12 +38,14 @@ class PhoneField(serializers.CharField):
     }
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__(max_length=32, **kwargs)  # type: ignore[arg-type]
+        super().__init__(max_length=32, trim_whitespace=False, **kwargs)  # type: ignore[arg-type]
 
     def to_internal_value(self, data: object) -> str:
         if not isinstance(data, str):
             self.fail("invalid")  # a JSON number has lost its "+" and any leading zeros
         raw = super().to_internal_value(data)
+        if not PHONE_INPUT_RE.match(raw):
+            self.fail("invalid")  # letters (vanity numbers), "tel:" URIs, stray characters
         try:
             return normalize_phone(raw)
         except InvalidPhone:
@@ -71,7 +87,10 @@ class SendCodeInputSerializer(serializers.Serializer):
         required=False,
         help_text="The SMS text's language; by default the request's Accept-Language (else ru)",
     )
-    channel = ChannelField()
+    channel = ChannelField(
+        help_text="How the code travels: one of VERIFICATION_CHANNELS (sms, call, voice, viber); "
+        "VERIFICATION_DEFAULT_CHANNEL when absent."
+    )
 
     def validate(self, attrs: dict[str, object]) -> dict[str, object]:
         attrs.setdefault("channel", settings.VERIFICATION_DEFAULT_CHANNEL)
@@ -80,16 +99,21 @@ class SendCodeInputSerializer(serializers.Serializer):
 
 class SendCodeOutputSerializer(serializers.Serializer):
     message = serializers.CharField()
-    phone = serializers.CharField()
+    phone = serializers.RegexField(PHONE_E164_PATTERN, help_text="E.164")
     verification_id = serializers.UUIDField(source="id")
     expires_at = serializers.DateTimeField()
     channel = serializers.CharField()
     resend_available_at = serializers.DateTimeField(allow_null=True)
 
 
+@extend_schema_field({"type": "string", "pattern": CODE_PATTERN, "example": "123456"})
+class CodeField(serializers.CharField):
+    """Anything that is not a plausible code is `invalid_code` (services decide, one answer)."""
+
+
 class VerifyCodeInputSerializer(serializers.Serializer):
     phone = PhoneField()
-    code = serializers.CharField(max_length=16, trim_whitespace=True)
+    code = CodeField(max_length=16, trim_whitespace=True)
 
 
 class VerifyCodeOutputSerializer(serializers.Serializer):
@@ -125,6 +149,9 @@ class VerificationSerializer(serializers.Serializer):
     error = serializers.CharField()
     resend_available_at = serializers.DateTimeField(allow_null=True)
 
+    @extend_schema_field(
+        {"type": "string", "pattern": PHONE_MASKED_PATTERN, "example": "+7999***4567"}
+    )
     def get_phone(self, obj: object) -> str:
         return mask_phone(obj.phone)  # type: ignore[attr-defined]
 

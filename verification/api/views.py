@@ -7,15 +7,16 @@ import uuid
 from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from verification import metrics, selectors, services, texts, tokens
-from verification.api import serializers
+from verification import idempotency, metrics, selectors, services, texts, tokens
+from verification.api import schema, serializers
 from verification.api.client_ip import client_ip
+from verification.api.idempotency import REPLAYED_HEADER, idempotency_key
 from verification.api.outcomes import OutcomeCountedView
 from verification.health import health
 
@@ -26,31 +27,47 @@ def sms_language(request: Request) -> str:
     return language if language in texts.LANGUAGES else texts.DEFAULT_LANGUAGE
 
 
-ERROR_RESPONSE = OpenApiResponse(description='`{"error": "...", "code": "..."}`')
-
-
 class SendCodeView(OutcomeCountedView):
     success_outcome = "accepted"
     count_outcome = staticmethod(metrics.send_request)
 
     @extend_schema(
+        operation_id="send_code",
+        summary="Send a code to a phone",
+        description="Answers at once; a worker sends the message. See the `GetVerification` link.",
         request=serializers.SendCodeInputSerializer,
+        examples=[
+            OpenApiExample(
+                "sms", value={"phone": "+79991234567", "language": "ru"}, request_only=True
+            ),
+        ],
+        parameters=[schema.IDEMPOTENCY_KEY, schema.LOCATION, schema.REPLAYED, schema.RETRY_AFTER],
         responses={
             202: serializers.SendCodeOutputSerializer,
-            400: ERROR_RESPONSE,  # invalid_phone, phone_not_allowed
-            429: ERROR_RESPONSE,  # rate_limited, blocked
-            503: ERROR_RESPONSE,  # sending_paused, service_unavailable
+            **schema.errors_for(
+                "invalid_phone",
+                "phone_not_allowed",
+                *schema.REQUEST_ERRORS,
+                "idempotency_key_reused",
+                "rate_limited",
+                "blocked",
+                "sending_paused",
+                "service_unavailable",
+            ),
         },
     )
     def post(self, request: Request) -> Response:
         data = serializers.SendCodeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        verification = services.verification_create(
+        outcome = idempotency.verification_create(
+            key=idempotency_key(request),
+            data=data.validated_data,
             phone=data.validated_data["phone"],
             client_ip=client_ip(request),
             channel=data.validated_data["channel"],
             language=data.validated_data.get("language") or sms_language(request),
         )
+        verification = outcome.verification
         body = serializers.SendCodeOutputSerializer(
             {
                 "message": _("Код подтверждения отправлен на ваш номер телефона"),
@@ -61,8 +78,10 @@ class SendCodeView(OutcomeCountedView):
                 "resend_available_at": verification.resend_available_at,
             }
         ).data
-        location = f"/api/auth/verifications/{verification.id}/"
-        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
+        headers = {"Location": f"/api/auth/verifications/{verification.id}/"}
+        if outcome.replayed:
+            headers[REPLAYED_HEADER] = "true"
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers=headers)
 
 
 class VerifyCodeView(OutcomeCountedView):
@@ -70,12 +89,24 @@ class VerifyCodeView(OutcomeCountedView):
     count_outcome = staticmethod(metrics.check)
 
     @extend_schema(
+        operation_id="verify_code",
+        summary="Check a code; a proof token when it is right",
         request=serializers.VerifyCodeInputSerializer,
+        examples=[
+            OpenApiExample(
+                "code", value={"phone": "+79991234567", "code": "123456"}, request_only=True
+            ),
+        ],
+        parameters=[schema.RETRY_AFTER],
         responses={
             200: serializers.VerifyCodeOutputSerializer,
-            400: ERROR_RESPONSE,
-            429: ERROR_RESPONSE,
-            503: ERROR_RESPONSE,
+            **schema.errors_for(
+                "invalid_code",
+                "invalid_phone",
+                *schema.REQUEST_ERRORS,
+                "rate_limited",
+                "service_unavailable",
+            ),
         },
     )
     def post(self, request: Request) -> Response:
@@ -100,7 +131,14 @@ class VerifyCodeView(OutcomeCountedView):
 
 
 class VerificationDetailView(APIView):
-    @extend_schema(responses={200: serializers.VerificationSerializer, 404: ERROR_RESPONSE})
+    @extend_schema(
+        operation_id="verification_retrieve",
+        summary="A verification's delivery status (never its code)",
+        responses={
+            200: serializers.VerificationSerializer,
+            **schema.errors_for("not_found", "not_acceptable", "service_unavailable"),
+        },
+    )
     def get(self, request: Request, verification_id: uuid.UUID) -> Response:
         verification = selectors.verification_get(verification_id=verification_id)
         return Response(serializers.VerificationSerializer(verification).data)
@@ -109,7 +147,12 @@ class VerificationDetailView(APIView):
 class JWKSView(APIView):
     """The public keys of proof tokens; verifiers cache it (and refetch on an unknown kid)."""
 
-    @extend_schema(responses={200: serializers.JWKSSerializer})
+    @extend_schema(
+        operation_id="jwks",
+        summary="The public keys of proof tokens (JWKS)",
+        tags=["keys"],
+        responses={200: serializers.JWKSSerializer, **schema.errors_for("not_acceptable")},
+    )
     def get(self, request: Request) -> Response:
         response = Response(tokens.jwks())
         response["Cache-Control"] = f"public, max-age={settings.VERIFICATION_JWKS_MAX_AGE}"
@@ -117,7 +160,15 @@ class JWKSView(APIView):
 
 
 class HealthView(APIView):
-    @extend_schema(responses={200: serializers.HealthSerializer, 503: serializers.HealthSerializer})
+    @extend_schema(
+        operation_id="health",
+        summary="Database, Redis and broker",
+        responses={
+            200: serializers.HealthSerializer,
+            503: serializers.HealthSerializer,
+            **schema.errors_for("not_acceptable"),
+        },
+    )
     def get(self, request: Request) -> Response:
         report = health()
         code = status.HTTP_503_SERVICE_UNAVAILABLE if report["status"] == "down" else 200

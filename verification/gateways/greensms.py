@@ -11,7 +11,12 @@ from greensms.client import GreenSMS
 from greensms.http.error import RestError
 from greensms.utils.version import get_version
 
-from verification.gateways.base import CallResult, DeliveryStatus, delivery_status
+from verification.gateways.base import (
+    STATUS_TEXTS,
+    CallResult,
+    DeliveryStatus,
+    delivery_status,
+)
 from verification.gateways.errors import (
     InvalidParameters,
     MalformedResponse,
@@ -128,7 +133,8 @@ class GreenSMSGateway:
         reply = _call(module.status, {"id": request_id})
         code = _as_int(reply.get("status_code"))
         description = str(reply.get("status") or "")
-        if code is None and (channel == "sms" or not description):
+        # SMS and Viber answer with a code; only calls may answer in words (base.STATUS_TEXTS).
+        if code is None and (channel not in STATUS_TEXTS or not description):
             raise MalformedResponse("status response without status_code")
         return delivery_status(code, description, channel)
 
