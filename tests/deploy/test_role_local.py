@@ -110,13 +110,24 @@ class Deployment:
         return self.root / "venv" / "bin" / "python"
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer to check (and would leave loopback), not one to follow."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
 def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
     request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 (loopback)
     try:
-        with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310
+        with _opener.open(request, timeout=15) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
-        return error.code, error.read()
+        headers_seen = f"Location: {error.headers.get('Location', '')} ".encode()
+        return error.code, headers_seen + error.read()
 
 
 @contextlib.contextmanager
