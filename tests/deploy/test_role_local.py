@@ -465,8 +465,10 @@ def test_web_unit_serves_the_app(deployment: Deployment) -> None:
     # when it runs, then the deployed app answers its health check
     with unit_process(deployment, "web", args, "/health/", "verify.example.com") as port:
         status, body = http_get(f"http://127.0.0.1:{port}/health/", {"Host": "verify.example.com"})
+        # as nginx (a trusted proxy) asks: anything but host probes is https-only
         jwks_status, jwks = http_get(
-            f"http://127.0.0.1:{port}/.well-known/jwks.json", {"Host": "verify.example.com"}
+            f"http://127.0.0.1:{port}/.well-known/jwks.json",
+            {"Host": "verify.example.com", "X-Forwarded-Proto": "https"},
         )
     assert status == 200, body
     assert json.loads(body)["database"] == "ok"
