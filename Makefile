@@ -66,7 +66,7 @@ sandbox: $(INSTALLED)
 
 ## Recompile translations after editing verification/locale/*/LC_MESSAGES/django.po.
 messages: $(INSTALLED)
-	cd verification && DJANGO_DEBUG=$${DJANGO_DEBUG:-True} ../$(BIN)/python ../manage.py compilemessages
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-True} $(BIN)/python manage.py compilemessages --ignore=.venv --ignore=deploy
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -11,6 +11,7 @@ urlpatterns = [
     path("bench/bare/", bench_views.BareView.as_view()),
     path("bench/sync-send/", bench_views.SyncSendView.as_view()),
     path("bench/insert-only/", bench_views.InsertOnlyView.as_view()),
+    path("bench/durable-floor/", bench_views.DurableFloorView.as_view()),
 ]
 
 __all__ = ["handler404", "handler500", "urlpatterns"]

@@ -49,13 +49,16 @@ def variants() -> list[tuple[str, str | None, int, dict[str, str]]]:
         ("prefork 2", "prefork", 2, {}),
         ("prefork 4", "prefork", 4, {}),
     ]
-    # What-ifs (celeryconfig changed for the run only, see procfile.celery_overrides):
-    # task events as they are while Flower watches (it switches them on), and two worker
-    # processes (honcho -c worker=2, or two systemd instances) to use both cores.
+    # The fleet as `make run` starts it: WORKER_PROCESSES (one per core) instances of the
+    # line. Their threads are halved here so both fit the shared PostgreSQL's 100
+    # connections (every busy thread holds one). What-if (celeryconfig changed for the run
+    # only, see procfile.celery_overrides): task events on, as while Flower watches.
+    cores = os.cpu_count() or 1
+    fleet = f"WORKER_PROCESSES={cores} processes × threads {shipped // cores}"
     events_on = procfile.celery_overrides(worker_send_task_events=True)
     found += [
+        (fleet, None, shipped // cores, {"_PROCESSES": str(cores)}),
         (f"what-if: threads {shipped}, task events on (Flower watching)", None, shipped, events_on),
-        (f"what-if: 2 processes × threads {shipped // 2}", None, shipped // 2, {"_PROCESSES": "2"}),
     ]
     gevent_env = _gevent_env()
     if gevent_env is not None:

@@ -325,6 +325,7 @@ METRICS_BASIC_AUTH = env.str("METRICS_BASIC_AUTH", default="")
 # LOGGING
 # ------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+CELERY_TASK_LOG_LEVEL = env.str("CELERY_TASK_LOG_LEVEL", default="WARNING")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -340,5 +341,9 @@ LOGGING = {
         # provider login and password in the query string: never let it print URLs.
         "urllib3": {"level": "WARNING"},
         "django.db.backends": {"level": "INFO"},
+        # Celery's two lines per task ("received", "succeeded in"): a send logs its own
+        # outcome ("sent ... (request_id ...)"), and these cost a worker CPU on every task.
+        "celery.app.trace": {"level": CELERY_TASK_LOG_LEVEL},
+        "celery.worker.strategy": {"level": CELERY_TASK_LOG_LEVEL},
     },
 }

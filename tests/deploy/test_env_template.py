@@ -68,6 +68,17 @@ SPEC_VARIABLES = [
     "GREEN_SMS_TEMPLATE_EN",
     "WEBOTP_DOMAIN",
     "ANDROID_APP_HASH",
+    "VERIFICATION_ALLOWED_COUNTRIES",
+    "VERIFICATION_RESEND_COOLDOWN",
+    "RATE_LIMIT_SEND_PER_DAY",
+    "RATE_LIMIT_VERIFY_PER_IP_PER_HOUR",
+    "ABUSE_PROTECTION",
+    "ABUSE_ALLOW_IPS",
+    "ABUSE_ALLOW_PHONES",
+    "GREEN_SMS_BUDGET_PER_HOUR",
+    "GREEN_SMS_BUDGET_PER_DAY",
+    "GREEN_SMS_PRICE",
+    "METRICS_BASIC_AUTH",
 ]
 
 PLAYBOOK = """\
@@ -217,6 +228,15 @@ def test_role_defaults_render_every_spec_variable_once(ansible: Ansible, tmp_pat
             "GREEN_SMS_TEMPLATE_EN",
             "VERIFICATION_TEST_NUMBERS",
             "WEB_CONCURRENCY",
+            "VERIFICATION_ALLOWED_COUNTRIES",
+            "VERIFICATION_RESEND_COOLDOWN",
+            "RATE_LIMIT_SEND_PER_DAY",
+            "RATE_LIMIT_VERIFY_PER_IP_PER_HOUR",
+            "ABUSE_PROTECTION",
+            "ABUSE_ALLOW_IPS",
+            "GREEN_SMS_BUDGET_PER_HOUR",
+            "GREEN_SMS_PRICE",
+            "METRICS_BASIC_AUTH",
         )
     } == {
         "GREEN_SMS_TIMEOUT": "10",
@@ -232,6 +252,15 @@ def test_role_defaults_render_every_spec_variable_once(ansible: Ansible, tmp_pat
         "GREEN_SMS_TEMPLATE_EN": "Your code: {code}",
         "VERIFICATION_TEST_NUMBERS": "",
         "WEB_CONCURRENCY": "4",
+        "VERIFICATION_ALLOWED_COUNTRIES": "RU",
+        "VERIFICATION_RESEND_COOLDOWN": "60",
+        "RATE_LIMIT_SEND_PER_DAY": "10",
+        "RATE_LIMIT_VERIFY_PER_IP_PER_HOUR": "60",
+        "ABUSE_PROTECTION": "deny",
+        "ABUSE_ALLOW_IPS": "",
+        "GREEN_SMS_BUDGET_PER_HOUR": "",
+        "GREEN_SMS_PRICE": "4",
+        "METRICS_BASIC_AUTH": "",
     }
 
 

@@ -8,11 +8,13 @@ call, no timeout) and trusts any JSON with an `error` key while dropping the HTT
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
 import threading
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from greensms.http.rest import HttpClient
@@ -49,6 +51,13 @@ class _NoNetrc(requests.auth.AuthBase):
 def _new_session() -> requests.Session:
     session = requests.Session()
     session.auth = _NoNetrc()
+    # `requests` re-reads the environment (proxies, CA bundle, netrc) on every call, walking
+    # all of os.environ twice: about a seventh of a send's CPU. Read it once instead: the CA
+    # bundle here, the proxies per host in proxies_for().
+    session.trust_env = False
+    session.verify = (
+        os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    )
     # No urllib3 retries: a retried send could deliver a code twice; Celery decides retries.
     adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=POOL_MAXSIZE, max_retries=0)
     session.mount("https://", adapter)
@@ -88,6 +97,18 @@ def shared_session() -> requests.Session:
     return _sessions.get()
 
 
+@functools.lru_cache(maxsize=64)
+def _proxies_for_origin(origin: str) -> dict[str, str]:
+    return dict(requests.utils.get_environ_proxies(origin))
+
+
+def proxies_for(url: str) -> dict[str, str]:
+    """The environment's proxies for `url` (HTTPS_PROXY, NO_PROXY...), as `requests` would
+    find them with trust_env, read once per host."""
+    parts = urlsplit(url)
+    return _proxies_for_origin(f"{parts.scheme}://{parts.netloc}/")
+
+
 class PooledHttpClient(HttpClient):
     """The client's HttpClient, on the shared session, with a hard deadline and typed errors.
 
@@ -119,6 +140,7 @@ class PooledHttpClient(HttpClient):
                     kwargs["url"],
                     params=params,
                     headers=headers,
+                    proxies=proxies_for(kwargs["url"]),
                     timeout=self._timeout,
                     allow_redirects=False,  # a redirect would replay the credentials elsewhere
                 )
