@@ -84,6 +84,10 @@ def verification_create(
         with transaction.atomic():
             if clearance is None:
                 _lock_phone(phone)
+                # Counted as of when the lock was ours: rows that requests ahead of this one
+                # committed while it waited were made after `material`'s time, and must not
+                # look like codes from its future (a cooldown not yet over).
+                now = timezone.now()
                 cooldown = fallback.check_send(
                     phone=phone, client_ip=client_ip, now=now, per_phone=not test_number
                 )
