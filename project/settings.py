@@ -10,6 +10,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from project import startup
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -64,9 +66,13 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Before SecurityMiddleware: X-Forwarded-Proto counts from TRUSTED_PROXIES only.
+    "verification.api.proxy_headers.TrustedProxyHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # Before anything reads a body (and after LocaleMiddleware, for the message's language).
+    "verification.api.body_limit.RequestBodyLimitMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -88,6 +94,26 @@ TEMPLATES = [
         },
     },
 ]
+
+# SECURITY: behind a TLS-terminating proxy (SPEC §15)
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secure-proxy-ssl-header
+# ------------------------------------------------------------------------------
+# Request bodies above this get 413 before anything parses them (verification/api/body_limit.py).
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=16384)
+BEHIND_TLS_PROXY = env.bool("DJANGO_BEHIND_TLS_PROXY", default=False)
+# Believed from TRUSTED_PROXIES only (verification/api/proxy_headers.py drops it otherwise).
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_TLS_PROXY else None
+SECURE_SSL_REDIRECT = BEHIND_TLS_PROXY
+# Probes on the host (health checks, the metrics scraper) talk to gunicorn directly.
+SECURE_REDIRECT_EXEMPT = [r"^health/$", r"^metrics$"]
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = BEHIND_TLS_PROXY
+SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=True)
+# Preloading is the domain owner's decision (hstspreload.org) and slow to undo: opt-in, and
+# its deploy-check reminder (security.W021) is silenced.
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -140,11 +166,8 @@ CACHES = {
 # ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # JSON only (anything else: 415), strict (verification/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": ["verification.api.parsers.StrictJSONParser"],
     # A public API: no sessions, no CSRF, no user lookups on the hot path.
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
@@ -179,7 +202,9 @@ if GREEN_SMS_DEBUG and not DEBUG:
         "the logs instead of being sent. Set GREEN_SMS_DEBUG=False (and the GreenSMS "
         "credentials), or DJANGO_DEBUG=True for development."
     )
-GREEN_SMS_BASE_URL = env.str("GREEN_SMS_BASE_URL", default="https://api3.greensms.ru")
+GREEN_SMS_BASE_URL = startup.provider_url(
+    env.str("GREEN_SMS_BASE_URL", default="https://api3.greensms.ru")
+)
 GREEN_SMS_SENDER = env.str("GREEN_SMS_SENDER", default="")
 GREEN_SMS_TIMEOUT = env.float("GREEN_SMS_TIMEOUT", default=10)
 GREEN_SMS_LOW_BALANCE = env.float("GREEN_SMS_LOW_BALANCE", default=100)
@@ -232,7 +257,10 @@ if VERIFICATION_FALLBACK_CHANNEL not in ("", "call", "voice"):
 RATE_LIMIT_SEND_PER_HOUR = env.int("RATE_LIMIT_SEND_PER_HOUR", default=5)
 RATE_LIMIT_VERIFY_PER_HOUR = env.int("RATE_LIMIT_VERIFY_PER_HOUR", default=5)
 RATE_LIMIT_SEND_PER_IP_PER_HOUR = env.int("RATE_LIMIT_SEND_PER_IP_PER_HOUR", default=30)
-TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+TRUSTED_PROXIES = startup.trusted_proxies(env.list("TRUSTED_PROXIES", default=[]))
+if BEHIND_TLS_PROXY and not TRUSTED_PROXIES:
+    # No proxy is believed, so every request would look like plain http: a redirect loop.
+    raise ImproperlyConfigured("DJANGO_BEHIND_TLS_PROXY=True needs TRUSTED_PROXIES (the proxy)")
 
 # PROOF TOKENS (SPEC §12)
 # https://pyjwt.readthedocs.io/en/stable/usage.html#encoding-decoding-tokens-with-eddsa-ed25519

@@ -6,6 +6,8 @@ from verification.admin_statistics import statistics_view
 from verification.api.metrics import metrics_view
 from verification.api.views import HealthView, JWKSView
 
+READ_ONLY = ["get", "head"]
+
 urlpatterns = [
     path(
         "admin/statistics/",
@@ -14,8 +16,13 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("api/auth/", include("verification.api.urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # GET only: the Swagger page's HTML renderer has no template for an OPTIONS answer (a 500).
+    path("api/schema/", SpectacularAPIView.as_view(http_method_names=READ_ONLY), name="schema"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="schema", http_method_names=READ_ONLY),
+        name="docs",
+    ),
     path("health/", HealthView.as_view(), name="health"),
     path(".well-known/jwks.json", JWKSView.as_view(), name="jwks"),
     path("metrics", metrics_view, name="metrics"),

@@ -89,3 +89,9 @@ class SendingPaused(ApplicationError):
 
     def extra(self) -> dict[str, object]:
         return {"retry_after": self.retry_after}
+
+
+class PayloadTooLarge(ApplicationError):
+    status_code = 413
+    code = "payload_too_large"
+    default_message = _("Слишком большое тело запроса")

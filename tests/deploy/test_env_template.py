@@ -54,6 +54,9 @@ SPEC_VARIABLES = [
     "VERIFICATION_DEFAULT_CHANNEL",
     "VERIFICATION_FALLBACK_CHANNEL",
     "TRUSTED_PROXIES",
+    "API_MAX_BODY_BYTES",
+    "DJANGO_BEHIND_TLS_PROXY",
+    "DJANGO_CSRF_TRUSTED_ORIGINS",
     "WEB_CONCURRENCY",
     "WORKER_CONCURRENCY",
     "FLOWER_BASIC_AUTH",
@@ -117,6 +120,7 @@ VALID = {
     "green_sms_user": "user",
     "green_sms_password": "password",
     "verification_token_private_key": VAULT["vault_verification_token_private_key"],
+    "redis_url": "rediss://:redis-pw@redis.internal.example.com:6379/0?ssl_cert_reqs=required",
 }
 
 
@@ -199,7 +203,10 @@ def test_role_defaults_render_every_spec_variable_once(ansible: Ansible, tmp_pat
     assert env["DJANGO_ALLOWED_HOSTS"] == "localhost,127.0.0.1"
     assert env["CELERY_BROKER_URL"] == env["REDIS_URL"] == "redis://127.0.0.1:6379/0"
     assert env["GREEN_SMS_BASE_URL"] == "https://api3.greensms.ru"
-    assert env["TRUSTED_PROXIES"] == ""
+    # nginx on the host is the one proxy, and TLS ends there
+    assert env["TRUSTED_PROXIES"] == "127.0.0.1"
+    assert env["DJANGO_BEHIND_TLS_PROXY"] == "true"
+    assert env["API_MAX_BODY_BYTES"] == "16384"
     assert (
         env["VERIFICATION_CHANNELS"],
         env["VERIFICATION_DEFAULT_CHANNEL"],
@@ -384,6 +391,24 @@ def test_preflight_accepts_a_valid_configuration(ansible: Ansible, tmp_path: Pat
             None,
             "Set vault_verification_token_private_key",
             id="no-token-key",
+        ),
+        pytest.param(
+            {"redis_url": "redis://redis.internal.example.com:6379/0"},
+            None,
+            "Redis must ask for a password",
+            id="redis-without-password",
+        ),
+        pytest.param(
+            {"celery_broker_url": "redis://broker.internal.example.com:6379/0"},
+            None,
+            "Redis must ask for a password",
+            id="broker-without-password",
+        ),
+        pytest.param(
+            {"green_sms_debug": True},
+            None,
+            "green_sms_debug: true writes every code to the logs",
+            id="debug-sms-in-production",
         ),
         pytest.param(
             {"flower_basic_auth": ""},

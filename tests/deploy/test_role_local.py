@@ -26,9 +26,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -58,6 +60,20 @@ UNIT_FILES = {process: f"verification-{process}.service" for process in PROCESSE
     "worker": "verification-worker@.service"
 }
 WORKER_PROCESSES = 3
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# Ports of this run (free when chosen): gunicorn before and after it moves, Flower, and the
+# nginx the role puts in front of them.
+WEB_PORT, MOVED_WEB_PORT, FLOWER_PORT, HTTP_PORT, HTTPS_PORT = (free_port() for _ in range(5))
+# The Redis database of the caller (CI's, or a developer's own): tasks published through
+# the deployed app land there, never in a database someone else is using.
+REDIS_DB = int(urlsplit(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")).path[1:] or 0)
 
 VAULT = """\
 vault_django_secret_key: deploy-test-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz
@@ -94,34 +110,45 @@ class Deployment:
         return self.root / "venv" / "bin" / "python"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer to check (and would leave loopback), not one to follow."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
 
 
 def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
     request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 (loopback)
     try:
-        with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310
+        with _opener.open(request, timeout=15) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
-        return error.code, error.read()
+        headers_seen = f"Location: {error.headers.get('Location', '')} ".encode()
+        return error.code, headers_seen + error.read()
 
 
 @contextlib.contextmanager
 def unit_process(
-    deployment: Deployment, process: str, args: dict[str, str], ready: str, host: str = "localhost"
+    deployment: Deployment,
+    process: str,
+    args: dict[str, str],
+    ready: str,
+    host: str = "localhost",
+    port: int | None = None,
 ) -> Iterator[int]:
     """Start a unit's ExecStart as systemd would: its directory, the .env as its environment.
 
     `args` replaces option values (the listening port, paths systemd would create). Yields
-    the port once `ready` answers over HTTP, and stops the process afterwards.
+    the port (`port`: the one the unit already names) once `ready` answers over HTTP, and
+    stops the process afterwards.
     """
     unit = (deployment.units / f"verification-{process}.service").read_text()
     command = shlex.split(next(line for line in unit.splitlines() if line.startswith("ExecStart=")))
     command[0] = command[0].removeprefix("ExecStart=")
-    port = free_port()
+    port = port or free_port()
     for option, value in args.items():
         value = value.format(port=port, tmp=deployment.root)
         for i, arg in enumerate(command):
@@ -253,6 +280,20 @@ def deployment(ansible: Ansible, tmp_path_factory: pytest.TempPathFactory) -> It
         "database_user": "postgres",
         "database_name": DATABASE,
         "redis_host": "127.0.0.1",
+        "redis_db": REDIS_DB,
+        # The local Redis has no password; a real host's must (the role checks).
+        "django_app_redis_auth_required": False,
+        "django_app_web_bind": f"127.0.0.1:{WEB_PORT}",
+        "django_app_flower_port": FLOWER_PORT,
+        # nginx: its site file here, a self-signed pair, ports a user may open, no IPv6.
+        "django_app_nginx_conf_dir": str(tmp / "etc" / "nginx" / "conf.d"),
+        "django_app_tls_self_signed": True,
+        "django_app_tls_certificate": str(tmp / "tls" / "fullchain.pem"),
+        "django_app_tls_certificate_key": str(tmp / "tls" / "privkey.pem"),
+        "django_app_nginx_http_port": HTTP_PORT,
+        "django_app_nginx_https_port": HTTPS_PORT,
+        "django_app_nginx_ipv6": False,
+        "django_app_admin_allow": ["10.0.0.0/8"],
         "worker_processes": WORKER_PROCESSES,
     }
     vault = ("--vault-password-file", str(tmp / "vault-password"))
@@ -273,8 +314,9 @@ def deployment(ansible: Ansible, tmp_path_factory: pytest.TempPathFactory) -> It
         first = deploy()
         assert first.returncode == 0, first.errors()
         second = deploy()
-        web_moved = deploy(django_app_web_bind="127.0.0.1:8001")
-        restart_requested = deploy(django_app_web_bind="127.0.0.1:8001", django_app_restart=True)
+        moved = f"127.0.0.1:{MOVED_WEB_PORT}"
+        web_moved = deploy(django_app_web_bind=moved)
+        restart_requested = deploy(django_app_web_bind=moved, django_app_restart=True)
         yield Deployment(root, units, first, second, web_moved, restart_requested)
     finally:
         psql("-c", f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
@@ -329,7 +371,7 @@ def test_env_file_is_rendered_for_the_service_user_only(deployment: Deployment) 
     assert mode.st_uid == os.getuid()
     env = read_env_file(env_file)
     assert env["DATABASE_URL"] == f"postgres://postgres:@127.0.0.1:5432/{DATABASE}"
-    assert env["REDIS_URL"] == "redis://127.0.0.1:6379/0"
+    assert env["REDIS_URL"] == f"redis://127.0.0.1:6379/{REDIS_DB}"
     assert env["GREEN_SMS_USER"] == "seed_user"
     assert env["GREEN_SMS_PASSWORD"] == "seed-password"
     assert env["GREEN_SMS_DEBUG"] == "false"
@@ -353,7 +395,10 @@ def test_unit_files_are_rendered_for_every_process(deployment: Deployment) -> No
     # Each instance is its own Celery node: worker1@host, worker2@host, ...
     assert "--hostname worker%i@%%h" in units["worker"]
     assert "--scheduler django_celery_beat.schedulers:DatabaseScheduler" in units["beat"]
-    assert "flower --conf=flowerconfig.py --address=127.0.0.1 --port=5555" in units["flower"]
+    assert (
+        f"flower --conf=flowerconfig.py --address=127.0.0.1 --port={FLOWER_PORT} "
+        "--url_prefix=flower" in units["flower"]
+    )
     assert "flower-password" not in units["flower"]
 
 
@@ -377,12 +422,15 @@ def test_a_changed_unit_restarts_only_its_process(deployment: Deployment) -> Non
     # given a deployed host, when only the web process's bind address changes
     run = deployment.web_moved
 
-    # then only the web unit is rewritten, and only web restarts (after a systemd reload)
+    # then only the web unit is rewritten, and only web restarts (after a systemd reload);
+    # nginx follows it to its new address
     assert run.recap()["failed"] == 0
-    assert run.recap()["changed"] == 1, run.output[-6000:]
-    assert run.handlers() == ["Reload systemd", "Restart web"]
+    assert run.recap()["changed"] == 2, run.output[-6000:]
+    assert run.handlers() == ["Reload systemd", "Restart web", "Reload nginx"]
     web = (deployment.units / "verification-web.service").read_text()
-    assert "--bind 127.0.0.1:8001" in web
+    assert f"--bind 127.0.0.1:{MOVED_WEB_PORT}" in web
+    site = deployment.root.parents[1] / "etc" / "nginx" / "conf.d" / "verification.conf"
+    assert f"server 127.0.0.1:{MOVED_WEB_PORT};" in site.read_text()
 
 
 def test_a_requested_restart_restarts_every_process(deployment: Deployment) -> None:
@@ -417,8 +465,10 @@ def test_web_unit_serves_the_app(deployment: Deployment) -> None:
     # when it runs, then the deployed app answers its health check
     with unit_process(deployment, "web", args, "/health/", "verify.example.com") as port:
         status, body = http_get(f"http://127.0.0.1:{port}/health/", {"Host": "verify.example.com"})
+        # as nginx (a trusted proxy) asks: anything but host probes is https-only
         jwks_status, jwks = http_get(
-            f"http://127.0.0.1:{port}/.well-known/jwks.json", {"Host": "verify.example.com"}
+            f"http://127.0.0.1:{port}/.well-known/jwks.json",
+            {"Host": "verify.example.com", "X-Forwarded-Proto": "https"},
         )
     assert status == 200, body
     assert json.loads(body)["database"] == "ok"
@@ -430,14 +480,144 @@ def test_web_unit_serves_the_app(deployment: Deployment) -> None:
 def test_flower_unit_requires_the_vault_basic_auth(deployment: Deployment) -> None:
     credentials = base64.b64encode(b"ops:flower-password").decode()
 
-    with unit_process(deployment, "flower", {"--port": "{port}"}, "/healthcheck") as port:
-        anonymous, _ = http_get(f"http://127.0.0.1:{port}/")
+    with unit_process(deployment, "flower", {"--port": "{port}"}, "/flower/healthcheck") as port:
+        anonymous, _ = http_get(f"http://127.0.0.1:{port}/flower/")
         authenticated, _ = http_get(
-            f"http://127.0.0.1:{port}/", {"Authorization": f"Basic {credentials}"}
+            f"http://127.0.0.1:{port}/flower/", {"Authorization": f"Basic {credentials}"}
         )
-        health, _ = http_get(f"http://127.0.0.1:{port}/healthcheck")
+        health, _ = http_get(f"http://127.0.0.1:{port}/flower/healthcheck")
 
     assert anonymous == 401
     assert authenticated == 200
     # Unauthenticated by Flower's design (README, Deploy).
     assert health == 200
+
+
+NGINX_MAIN = """\
+{user}
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log;
+events {{ worker_connections 64; }}
+http {{
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    access_log {tmp}/nginx-access.log;
+    client_body_temp_path {tmp}/nginx-temp/body;
+    proxy_temp_path {tmp}/nginx-temp/proxy;
+    fastcgi_temp_path {tmp}/nginx-temp/fastcgi;
+    uwsgi_temp_path {tmp}/nginx-temp/uwsgi;
+    scgi_temp_path {tmp}/nginx-temp/scgi;
+    include {site};
+}}
+"""
+
+
+@contextlib.contextmanager
+def nginx(deployment: Deployment) -> Iterator[None]:
+    """The system's nginx binary with the site file the role rendered, as this user."""
+    tmp = deployment.root.parents[1]
+    (tmp / "nginx-temp").mkdir(exist_ok=True)
+    main = tmp / "nginx.conf"
+    main.write_text(
+        NGINX_MAIN.format(
+            # As root, nginx's workers would drop to `nobody`, who cannot read a temp dir.
+            user=f"user {pwd.getpwuid(os.getuid()).pw_name};" if os.getuid() == 0 else "",
+            tmp=tmp,
+            site=tmp / "etc" / "nginx" / "conf.d" / "verification.conf",
+        )
+    )
+    nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
+    checked = subprocess.run(
+        [nginx_bin, "-t", "-c", str(main), "-p", str(tmp)], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stderr
+    child = subprocess.Popen(
+        [nginx_bin, "-c", str(main), "-p", str(tmp), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(OSError):
+                socket.create_connection(("127.0.0.1", HTTPS_PORT), timeout=1).close()
+                break
+            assert child.poll() is None, (tmp / "nginx-error.log").read_text()
+            assert time.monotonic() < deadline, "nginx never listened"
+            time.sleep(0.2)
+        yield
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
+
+
+def curl(deployment: Deployment, path: str, *args: str, https: bool = True) -> tuple[int, str]:
+    """curl from 127.0.0.2 (so nginx's view of the client differs from its own address),
+    verifying the role's self-signed certificate for the production host name."""
+    host = "verify.example.com"
+    port = HTTPS_PORT if https else HTTP_PORT
+    result = subprocess.run(
+        [
+            "curl", "-sS", "-o", "-", "-w", "\n%{http_code}", "--max-time", "30",
+            "--interface", "127.0.0.2",
+            "--cacert", str(deployment.root.parents[1] / "tls" / "fullchain.pem"),
+            "--resolve", f"{host}:{port}:127.0.0.1",
+            *args,
+            f"{'https' if https else 'http'}://{host}:{port}{path}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )  # fmt: skip
+    body, _, status = result.stdout.rpartition("\n")
+    return int(status), body
+
+
+def test_nginx_serves_the_deployed_app_over_https(deployment: Deployment) -> None:
+    if not shutil.which("nginx") and not Path("/usr/sbin/nginx").exists():
+        pytest.fail("nginx is not installed (.ci/run installs it)")
+    web_args = {"--control-socket": "{tmp}/gunicorn.ctl"}
+    credentials = "ops:flower-password"
+    with (
+        unit_process(deployment, "web", web_args, "/health/", "verify.example.com", MOVED_WEB_PORT),
+        unit_process(deployment, "flower", {}, "/flower/healthcheck", port=FLOWER_PORT),
+        nginx(deployment),
+    ):
+        # when: a client asks for a code over HTTPS, claiming another address in its headers
+        status, body = curl(
+            deployment,
+            "/api/auth/send-code/",
+            "-H", "Content-Type: application/json",
+            "-H", "X-Forwarded-For: 203.0.113.66",
+            "-d", '{"phone": "+79991234567"}',
+        )  # fmt: skip
+
+        # then: 202, and the row records the address nginx saw, not the claimed one
+        assert status == 202, body
+        verification_id = uuid.UUID(json.loads(body)["verification_id"])
+        table = "verification_smsverification"
+        query = f"SELECT client_ip FROM {table} WHERE id = '{verification_id}'"  # noqa: S608 - a UUID
+        recorded = psql("-c", query, database=DATABASE)
+        assert recorded == "127.0.0.2"
+
+        # and: plain http is sent to https; /static/ comes from disk; big bodies stop at
+        # nginx as JSON; the admin is closed outside its CIDR; Flower lives under /flower/
+        redirect, _ = curl(deployment, "/health/", "-o", "/dev/null", https=False)
+        assert redirect == 301
+        static, css = curl(deployment, "/static/admin/css/base.css")
+        assert static == 200
+        assert css == (deployment.app / "staticfiles" / "admin" / "css" / "base.css").read_text()
+        too_large, answer = curl(
+            deployment,
+            "/api/auth/send-code/",
+            "-H", "Content-Type: application/json",
+            "--data-binary", "x" * 20000,
+        )  # fmt: skip
+        assert (too_large, json.loads(answer)["code"]) == (413, "payload_too_large")
+        admin, _ = curl(deployment, "/admin/login/")
+        assert admin == 403
+        flower_anonymous, _ = curl(deployment, "/flower/")
+        flower_authenticated, _ = curl(deployment, "/flower/", "-u", credentials)
+        assert (flower_anonymous, flower_authenticated) == (401, 200)

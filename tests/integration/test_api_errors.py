@@ -50,10 +50,12 @@ def test_unknown_path_is_404_json(client, settings):
     assert response.json() == {"error": "Не найдено", "code": "not_found"}
 
 
-def test_form_encoded_body_is_accepted(api_client):
+def test_form_encoded_body_is_refused(api_client):
+    # JSON only (SPEC §15): a form body is another parser, another attack surface
     response = api_client.post("/api/auth/send-code/", {"phone": "+79991234567"})
 
-    assert response.status_code == 202
+    assert response.status_code == 415
+    assert response.json()["code"] == "unsupported_media_type"
 
 
 def test_database_down_is_503_json(api_client, monkeypatch):

@@ -153,6 +153,50 @@ def test_flower_refuses_to_run_open_outside_debug(env, refused):
         assert "FLOWER_BASIC_AUTH" in result.stderr
 
 
+PRODUCTION = {
+    "DJANGO_DEBUG": "False",
+    "DJANGO_SECRET_KEY": SECRET,
+    "VERIFICATION_TOKEN_PRIVATE_KEY": TOKEN_KEY,
+}
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"TRUSTED_PROXIES": "10.0.0.300"}, "not an IP address or CIDR network"),
+        ({"TRUSTED_PROXIES": "nginx.internal"}, "not an IP address or CIDR network"),
+        ({"TRUSTED_PROXIES": "10.0.0.1,0.0.0.0/0"}, "trusts every address"),
+        ({"TRUSTED_PROXIES": "::/0"}, "trusts every address"),
+        ({"DJANGO_BEHIND_TLS_PROXY": "True"}, "DJANGO_BEHIND_TLS_PROXY=True needs TRUSTED_PROXIES"),
+        ({"GREEN_SMS_BASE_URL": "http://api3.greensms.ru"}, "must use https unless"),
+        ({"GREEN_SMS_BASE_URL": "http://10.1.2.3:8025"}, "must use https unless"),
+        ({"GREEN_SMS_BASE_URL": "ftp://api3.greensms.ru"}, "must be an https URL"),
+    ],
+)
+def test_settings_that_would_fail_open_refuse_to_start(env, message):
+    result = run(SETUP, **PRODUCTION, **env)
+
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8,::1"},
+        {"TRUSTED_PROXIES": "127.0.0.1", "DJANGO_BEHIND_TLS_PROXY": "True"},
+        {"GREEN_SMS_BASE_URL": "http://127.0.0.1:8025"},
+        {"GREEN_SMS_BASE_URL": "http://localhost:8025/"},
+        {"GREEN_SMS_BASE_URL": "http://[::1]:8025"},
+        {"GREEN_SMS_BASE_URL": "https://api3.greensms.ru"},
+    ],
+)
+def test_sound_settings_start(env):
+    result = run(SETUP + "; print('ok')", **PRODUCTION, **env)
+
+    assert result.stdout.strip() == "ok", result.stderr
+
+
 def test_malformed_test_numbers_stop_the_start():
     result = run(SETUP, DJANGO_DEBUG="True", VERIFICATION_TEST_NUMBERS="+79990000001=12")
 

@@ -26,6 +26,12 @@ def _is_trusted(address: str, networks: tuple[Network, ...]) -> bool:
     return any(ip in network for network in networks)
 
 
+def from_trusted_proxy(request: HttpRequest) -> bool:
+    """Whether the request's direct peer is one of TRUSTED_PROXIES."""
+    remote = request.META.get("REMOTE_ADDR") or ""
+    return _is_trusted(remote, _trusted_networks(tuple(settings.TRUSTED_PROXIES)))
+
+
 def client_ip(request: HttpRequest) -> str | None:
     remote = request.META.get("REMOTE_ADDR") or None
     networks = _trusted_networks(tuple(settings.TRUSTED_PROXIES))

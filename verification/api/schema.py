@@ -30,10 +30,11 @@ ERRORS: dict[str, tuple[int, str]] = {
     "phone_not_allowed": (400, "На этот номер нельзя отправить код"),
     "invalid_code": (400, "Неверный или истекший код"),
     "invalid_request": (400, "Некорректный запрос"),
-    "parse_error": (400, "JSON parse error - Expecting value: line 1 column 1 (char 0)"),
+    "parse_error": (400, "Тело запроса не является корректным JSON"),
     "not_found": (404, "Не найдено"),
     "method_not_allowed": (405, 'Метод "DELETE" не разрешен.'),
     "not_acceptable": (406, "Не удалось удовлетворить условию в заголовке запроса Accept."),
+    "payload_too_large": (413, "Слишком большое тело запроса"),
     "unsupported_media_type": (415, 'Неподдерживаемый тип данных "text/plain" в запросе.'),
     "idempotency_key_reused": (422, "Ключ идемпотентности уже использован для другого запроса"),
     "rate_limited": (429, "Превышен лимит запросов"),
@@ -43,7 +44,13 @@ ERRORS: dict[str, tuple[int, str]] = {
 }
 RETRY_AFTER_CODES = {"rate_limited", "blocked", "sending_paused"}
 # Every POST may meet these whatever it does.
-REQUEST_ERRORS = ("parse_error", "invalid_request", "not_acceptable", "unsupported_media_type")
+REQUEST_ERRORS = (
+    "parse_error",
+    "invalid_request",
+    "not_acceptable",
+    "payload_too_large",
+    "unsupported_media_type",
+)
 
 
 class ErrorSerializer(serializers.Serializer):
