@@ -36,7 +36,8 @@ class SMSVerificationCache:
     def entry(self, phone: str, verification: SMSVerification) -> tuple[str, str, int] | None:
         """(key, value, ttl) of the phone's active code, for RateLimiter.hit(then_set=...):
         written in the same round trip as the send-code rate limits. None when disabled."""
-        if not settings.VERIFICATION_CODE_CACHE:
+        key = self.key(phone)
+        if key is None:
             return None
         ttl = max(1, int((verification.expires_at - timezone.now()).total_seconds()))
         value = json.dumps(
@@ -47,12 +48,13 @@ class SMSVerificationCache:
                 "ip": verification.client_ip,
             }
         )
-        return KEY_PREFIX + phone, value, ttl
+        return key, value, ttl
 
     def get_active(self, phone: str) -> ActiveCode | None:
-        if not settings.VERIFICATION_CODE_CACHE:
+        key = self.key(phone)
+        if key is None:
             return None
-        raw = redis_or(None, lambda redis: redis.get(KEY_PREFIX + phone))
+        raw = redis_or(None, lambda redis: redis.get(key))
         if raw is None:
             return None
         data = json.loads(raw)
@@ -60,7 +62,8 @@ class SMSVerificationCache:
         return ActiveCode(uuid.UUID(data["id"]), data["code_hash"], expires_at, data.get("ip"))
 
     def key(self, phone: str) -> str | None:
-        """The phone's entry key, for deleting it in another round trip; None when disabled."""
+        """The phone's entry key (also for deleting it in another round trip); None when
+        the cache is disabled."""
         return KEY_PREFIX + phone if settings.VERIFICATION_CODE_CACHE else None
 
     @classmethod
@@ -82,9 +85,9 @@ class SMSVerificationCache:
         return bool(redis_or(False, lambda redis: redis.set(key, value, ex=ttl)))
 
     def forget(self, phone: str) -> None:
-        if not settings.VERIFICATION_CODE_CACHE:
-            return
-        redis_or(0, lambda redis: redis.delete(KEY_PREFIX + phone))
+        key = self.key(phone)
+        if key is not None:
+            redis_or(0, lambda redis: redis.delete(key))
 
 
 verification_cache = SMSVerificationCache()
