@@ -112,7 +112,7 @@ def validate_settings() -> None:
             + ", ".join(unknown)
             + " (ISO 3166 alpha-2, e.g. RU,KZ,BY; or * for any country)"
         )
-    if not allowed_countries() and allowed_countries() is not None:
+    if allowed_countries() == frozenset():
         raise ImproperlyConfigured("VERIFICATION_ALLOWED_COUNTRIES is empty: list countries or *")
     if settings.ABUSE_PROTECTION not in MODES:
         raise ImproperlyConfigured(f"ABUSE_PROTECTION must be one of {', '.join(MODES)}")
