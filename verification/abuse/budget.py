@@ -84,14 +84,6 @@ def store_tariff(prices: dict[str, Decimal]) -> int:
     return redis_or(0, write)
 
 
-def price(channel: str = "sms") -> Decimal:
-    """The price one message is reserved at now."""
-    raw = redis_or(None, lambda redis: redis.get(tariff_key(channel)))
-    if raw is None:
-        return Decimal(str(settings.GREEN_SMS_PRICE))
-    return Decimal(int(raw)) / 100
-
-
 def spent(window: int, now: float) -> Decimal:
     name = "h" if window == HOUR else "d"
     raw = redis_or(None, lambda redis: redis.get(f"{PREFIX}{name}:{int(now // window)}"))
