@@ -18,12 +18,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import phonenumbers
 from django.db.models import Count, Q
 
 from verification.abuse import rules
 from verification.abuse.fallback import client_rows
-from verification.abuse.policy import PhoneFacts
+from verification.abuse.policy import PhoneFacts, phone_facts
 from verification.models import SMSVerification
 
 # Rows of one client read at most: far above what its per-IP limit lets it create in a week.
@@ -54,7 +53,8 @@ def _client_rules(facts: PhoneFacts, client_ip: str, now: datetime) -> list[str]
     unverified_day = sum(1 for _, at, used in rows if at > day and not used)
     verified_day = sum(1 for _, at, used in rows if at > day and used)
     verified_week = sum(1 for _, _, used in rows if used)
-    countries = {_country(phone) for phone, at, _ in rows if at > day}
+    # Each of the day's phones parsed once, however many codes it got.
+    countries = {phone_facts(phone).country for phone in {p for p, at, _ in rows if at > day}}
     hits = []
     if _trips("unverified_by_ip_hour", unverified_hour, verified_day):
         hits.append("unverified_by_ip_hour")
@@ -80,7 +80,3 @@ def _prefix_counts(prefix: str, since: datetime) -> tuple[int, int]:
 def _trips(rule_id: str, count: int, verified: int) -> bool:
     rule = _RULES[rule_id]
     return count + 1 > max(rule.floor(), rule.k * verified)
-
-
-def _country(phone: str) -> str:
-    return phonenumbers.region_code_for_number(phonenumbers.parse(phone)) or ""
