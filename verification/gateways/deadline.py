@@ -84,11 +84,8 @@ class _WatchedHTTPPool(HTTPConnectionPool):
         return connection
 
 
-class _WatchedHTTPSPool(HTTPSConnectionPool):
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        connection = super()._get_conn(timeout)
-        _watch(connection)
-        return connection
+class _WatchedHTTPSPool(_WatchedHTTPPool, HTTPSConnectionPool):
+    """HTTPS connections, watched by _WatchedHTTPPool's _get_conn."""
 
 
 class DeadlineAdapter(HTTPAdapter):
