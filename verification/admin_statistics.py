@@ -58,7 +58,7 @@ def _param(request: HttpRequest, name: str, pattern: re.Pattern[str]) -> str | N
     return value if pattern.match(value) else None
 
 
-def _counts_series(counts: list[Counts]) -> dict[str, list[float | None]]:
+def _counts_series(counts: list[Counts]) -> dict[str, list[float]]:
     return {name: [float(getattr(c, name)) for c in counts] for name in SERIES}
 
 
@@ -70,5 +70,4 @@ def _conversion_chart(title: str, labels: list[str], counts: list[Counts]) -> st
 
 def _breakdown_chart(title: str, rows: list[tuple[str, Counts]]) -> str:
     names = [name for name, _ in rows]
-    series = {name: [float(getattr(c, name)) for _, c in rows] for name in SERIES}
-    return charts.bar_chart(title, names, series)
+    return charts.bar_chart(title, names, _counts_series([counts for _, counts in rows]))
