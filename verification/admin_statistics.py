@@ -36,21 +36,9 @@ def statistics_view(request: HttpRequest) -> TemplateResponse:
         "channels": [name for name, _ in stats.by_channel],
         "charts": [
             charts.line_chart("Per hour, last 48 h", hourly_labels, _counts_series(hourly)),
-            charts.line_chart(
-                "Conversion per hour (verified / sent)",
-                hourly_labels,
-                {"conversion": [c.conversion for c in hourly]},
-                unit="%",
-                fixed_max=100,
-            ),
+            _conversion_chart("Conversion per hour (verified / sent)", hourly_labels, hourly),
             charts.line_chart("Per day, last 30 days", daily_labels, _counts_series(daily)),
-            charts.line_chart(
-                "Conversion per day (verified / sent)",
-                daily_labels,
-                {"conversion": [c.conversion for c in daily]},
-                unit="%",
-                fixed_max=100,
-            ),
+            _conversion_chart("Conversion per day (verified / sent)", daily_labels, daily),
         ],
         "country_chart": _breakdown_chart("By country, last 30 days", stats.by_country[:12]),
         "channel_chart": _breakdown_chart("By channel, last 30 days", stats.by_channel),
@@ -70,11 +58,16 @@ def _param(request: HttpRequest, name: str, pattern: re.Pattern[str]) -> str | N
     return value if pattern.match(value) else None
 
 
-def _counts_series(counts: list[Counts]) -> dict[str, list[float | None]]:
+def _counts_series(counts: list[Counts]) -> dict[str, list[float]]:
     return {name: [float(getattr(c, name)) for c in counts] for name in SERIES}
+
+
+def _conversion_chart(title: str, labels: list[str], counts: list[Counts]) -> str:
+    return charts.line_chart(
+        title, labels, {"conversion": [c.conversion for c in counts]}, unit="%", fixed_max=100
+    )
 
 
 def _breakdown_chart(title: str, rows: list[tuple[str, Counts]]) -> str:
     names = [name for name, _ in rows]
-    series = {name: [float(getattr(c, name)) for _, c in rows] for name in SERIES}
-    return charts.bar_chart(title, names, series)
+    return charts.bar_chart(title, names, _counts_series([counts for _, counts in rows]))

@@ -21,7 +21,7 @@ from verification.api.outcomes import OutcomeCountedView
 from verification.health import health
 
 
-def sms_language(request: Request) -> str:
+def sms_language() -> str:
     """The language LocaleMiddleware chose from Accept-Language, if the SMS has it."""
     language = (translation.get_language() or "").split("-")[0]
     return language if language in texts.LANGUAGES else texts.DEFAULT_LANGUAGE
@@ -65,7 +65,7 @@ class SendCodeView(OutcomeCountedView):
             phone=data.validated_data["phone"],
             client_ip=client_ip(request),
             channel=data.validated_data["channel"],
-            language=data.validated_data.get("language") or sms_language(request),
+            language=data.validated_data.get("language") or sms_language(),
         )
         verification = outcome.verification
         body = serializers.SendCodeOutputSerializer(
