@@ -44,8 +44,7 @@ def fired(*, facts: PhoneFacts, client_ip: str | None, now: datetime) -> tuple[s
 def _client_rules(facts: PhoneFacts, client_ip: str, now: datetime) -> list[str]:
     hour, day, week = (now - timedelta(seconds=s) for s in (rules.HOUR, rules.DAY, rules.WEEK))
     rows = list(
-        client_rows(client_ip)
-        .filter(created_at__gt=week)
+        client_rows(client_ip, week)
         .order_by("-created_at")
         .values_list("phone", "created_at", "is_used")[:CLIENT_ROWS_LIMIT]
     )
