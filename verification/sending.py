@@ -273,8 +273,8 @@ def _retry_or_fail(row: SMSVerification, exc: ProviderError, delay: float) -> Se
     now = timezone.now()
     if now + timedelta(seconds=delay) >= row.expires_at:
         logger.error("send of %s failed: %s; no attempt left before expiry", row.id, exc.reason)
-        _finish(row, DeliveryStatus.FAILED, error=f"retries exhausted: {exc.reason}")
-        metrics.sends("failed", channel=row.channel)
+        if _finish(row, DeliveryStatus.FAILED, error=f"retries exhausted: {exc.reason}"):
+            metrics.sends("failed", channel=row.channel)
         return SendResult()
     retry_at = now + timedelta(seconds=delay)
     handed_back = _owned(row).update(
