@@ -49,6 +49,10 @@ else:
         "socket_keepalive": True,
         "health_check_interval": 25,
     }
+    # kombu's Redis transport, minus a new Redis client per publish and per ack
+    # (project/redis_transport.py); rediss:// and sentinel:// keep kombu's own.
+    if broker_url.split("://", 1)[0].lower() == "redis":
+        broker_transport = "project.redis_transport:Transport"
 # AMQP takes the connect timeout (TCP and the AMQP handshake) from here.
 broker_connection_timeout = _broker_socket_timeout
 # Workers keep reconnecting when the broker comes back after a restart.

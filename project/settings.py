@@ -235,6 +235,9 @@ VERIFICATION_STATS_ROLLUP_INTERVAL = env.int("VERIFICATION_STATS_ROLLUP_INTERVAL
 VERIFICATION_SEND_RETRY_BASE = env.float("VERIFICATION_SEND_RETRY_BASE", default=2.0)
 # The phone's live code cached in Redis for the verify path (a hint; the row decides).
 VERIFICATION_CODE_CACHE = env.bool("VERIFICATION_CODE_CACHE", default=True)
+# Seconds a process holds its metric counts before adding them to Redis in one round trip
+# (verification/metrics.py); 0 writes every event at once.
+VERIFICATION_METRICS_FLUSH_INTERVAL = env.float("VERIFICATION_METRICS_FLUSH_INTERVAL", default=1.0)
 # `+79990000001=123456,...`: fixed codes, no message sent (store review, QA; test_numbers.py).
 VERIFICATION_TEST_NUMBERS = env.list("VERIFICATION_TEST_NUMBERS", default=[])
 

@@ -21,6 +21,7 @@ from tests.helpers import (
     consume_sms,
     swap_broker,
 )
+from verification import funds, metrics
 from verification.redis_client import breaker as redis_breaker
 
 pytest_plugins = ["tests.sandbox_fixtures"]
@@ -38,6 +39,8 @@ def _delete_our_keys() -> None:
 def _clean_redis() -> Iterator[None]:
     """Rate-limit counters and cached codes never leak from one test into the next."""
     redis_breaker.reset()
+    metrics.discard_pending()
+    funds.forget_reading()
     _delete_our_keys()
     yield
     redis_breaker.reset()

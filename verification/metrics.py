@@ -3,9 +3,10 @@
 Counters and the latency histogram live in Redis, one hash per metric, a field per label
 set, so web processes and workers on any host add to the same numbers and nothing resets
 or doubles when a process restarts (verification/metrics_collector.py reads them at scrape
-time; gauges are computed there from the database, the broker and Redis). Counting is
-best effort: with Redis down an event goes uncounted rather than slowing or failing the
-request or task that caused it.
+time; gauges are computed there from the database, the broker and Redis). Each process adds
+its counts in batches, at most VERIFICATION_METRICS_FLUSH_INTERVAL seconds late (_Buffer).
+Counting is best effort: it never slows or fails the request or task that caused it; with
+Redis down the counts wait in the process for its return.
 
 Call sites use the small functions at the bottom (`send_request("accepted")`, …), never
 Redis directly.
@@ -13,16 +14,20 @@ Redis directly.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import os
 import threading
 import time
 from bisect import bisect_left
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
+
+from django.conf import settings
 
 from verification.redis_client import redis_or
 
@@ -168,8 +173,7 @@ def parse_field(field: str | bytes) -> tuple[str, ...]:
 
 def _increment(metric: Metric, values: tuple[str, ...], amount: int = 1) -> None:
     if amount:
-        field = label_field(values)
-        _write(lambda redis: redis.hincrby(metric.key, field, amount))
+        _buffer.add(metric.key, label_field(values), amount)
 
 
 def bucket_for(seconds: float) -> str:
@@ -179,51 +183,93 @@ def bucket_for(seconds: float) -> str:
 
 
 def _observe(metric: Metric, values: tuple[str, ...], seconds: float) -> None:
-    """The bucket's count and the sum (the count is the buckets' total), in one round trip."""
-    bucket, total = label_field((*values, bucket_for(seconds))), label_field((*values, "sum"))
-
-    def write(redis: Any) -> None:
-        redis.hincrby(metric.key, bucket, 1)
-        redis.hincrbyfloat(metric.key, total, seconds)
-
-    _write(write)
+    """The bucket's count and the sum (the count is the buckets' total)."""
+    _buffer.add(metric.key, label_field((*values, bucket_for(seconds))), 1)
+    _buffer.add(metric.key, label_field((*values, "sum")), seconds)
 
 
-_batch = threading.local()
+class _Buffer:
+    """Counter deltas of this process, added to Redis in one round trip every
+    VERIFICATION_METRICS_FLUSH_INTERVAL seconds (0: at once) by a background thread.
+
+    A Redis round trip per event cost a send-code request a tenth of its CPU, and a worker
+    one per send. Deltas are summed per hash field, so a flush is a few commands however
+    many events it carries. What Redis refuses is kept for the next flush; what is pending
+    when the process exits is flushed then (atexit); a process killed outright loses at
+    most one interval of counts. A scrape flushes its own process first.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._deltas: dict[tuple[str, str], int | float] = {}
+        self._pid = 0
+
+    def add(self, key: str, field: str, amount: float) -> None:
+        interval = float(settings.VERIFICATION_METRICS_FLUSH_INTERVAL)
+        with self._lock:
+            if self._pid != os.getpid():
+                self._start(interval)
+            self._deltas[(key, field)] = self._deltas.get((key, field), 0) + amount
+        if interval <= 0:
+            self.flush()
+
+    def _start(self, interval: float) -> None:
+        # First event in this process (or in a forked child: the parent's deltas are the
+        # parent's to flush).
+        self._pid = os.getpid()
+        self._deltas = {}
+        if interval > 0:
+            flusher = threading.Thread(
+                target=self._flush_every, args=(interval,), name="metrics-flush", daemon=True
+            )
+            flusher.start()
+
+    def _flush_every(self, interval: float) -> None:
+        pid = os.getpid()
+        while self._pid == pid:
+            time.sleep(interval)
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            deltas, self._deltas = self._deltas, {}
+        if not deltas:
+            return
+
+        def write(redis: Any) -> bool:
+            pipe = redis.pipeline(transaction=False)
+            for (key, field), amount in deltas.items():
+                if isinstance(amount, float):
+                    pipe.hincrbyfloat(key, field, amount)
+                else:
+                    pipe.hincrby(key, field, amount)
+            pipe.execute()
+            return True
+
+        if not redis_or(False, write):
+            # Redis is down: keep the counts for the next flush (at most one entry per
+            # label set, so this never grows with traffic).
+            with self._lock:
+                for name, amount in deltas.items():
+                    self._deltas[name] = self._deltas.get(name, 0) + amount
+
+    def discard(self) -> None:
+        with self._lock:
+            self._deltas = {}
 
 
-@contextmanager
-def batched() -> Iterator[None]:
-    """What is counted inside the block goes to Redis in one round trip at its end (a send's
-    provider latency and its outcome), instead of a round trip per event."""
-    if getattr(_batch, "writes", None) is not None:
-        yield  # already inside a batch: it flushes
-        return
-    _batch.writes = []
-    try:
-        yield
-    finally:
-        writes, _batch.writes = _batch.writes, None
-        if writes:
-            _pipelined(writes)
+_buffer = _Buffer()
+atexit.register(_buffer.flush)
 
 
-def _write(write: Callable[[Any], Any]) -> None:
-    writes: list[Callable[[Any], Any]] | None = getattr(_batch, "writes", None)
-    if writes is None:
-        _pipelined([write])
-    else:
-        writes.append(write)
+def flush() -> None:
+    """Write this process's pending counts now (a scrape's first step)."""
+    _buffer.flush()
 
 
-def _pipelined(writes: list[Callable[[Any], Any]]) -> None:
-    def run(redis: Any) -> None:
-        pipe = redis.pipeline(transaction=False)
-        for write in writes:
-            write(pipe)
-        pipe.execute()
-
-    redis_or(None, run)
+def discard_pending() -> None:
+    """Drop this process's pending counts (tests that start from empty counters)."""
+    _buffer.discard()
 
 
 # The calls the service makes
@@ -252,8 +298,7 @@ def abuse_decision(*, rule: str, decision: str) -> None:
 
 def spend(amount: Decimal | float, *, channel: str = DEFAULT_CHANNEL) -> None:
     """Add `amount` (may be negative: a released reservation) to the channel's spend."""
-    field = label_field((channel,))
-    redis_or(None, lambda redis: redis.hincrbyfloat(SPEND.key, field, float(amount)))
+    _buffer.add(SPEND.key, label_field((channel,)), float(amount))
 
 
 @contextmanager

@@ -50,6 +50,7 @@ REDIS_PRIORITY_SEP = "\x06\x16"
 
 class VerificationCollector(Collector):
     def collect(self) -> Iterator[Metric]:
+        m.flush()  # this process's own pending counts first
         stored = _read_redis()
         if stored is not None:
             hashes, breaker_ttl, balance, workers = stored

@@ -64,13 +64,7 @@ class SendResult:
 
 
 def verification_send(*, verification_id: str | uuid.UUID, retries: int) -> SendResult:
-    # A send's metrics (provider latency, outcome) reach Redis in one round trip, at the end.
-    with metrics.batched():
-        return _send(verification_id, retries)
-
-
-def _send(verification_id: str | uuid.UUID, retries: int) -> SendResult:
-    paused = funds.pause_remaining()
+    paused = funds.send_pause()
     if paused:
         return _postpone(verification_id, paused + _spread(paused))
 

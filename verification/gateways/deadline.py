@@ -3,7 +3,7 @@
 `requests`' read timeout bounds each wait for bytes, not the call: a provider that trickles
 its answer (or a proxy that keeps the connection warm) can hold a call for ever, and the
 threads pool ignores Celery's time limits. The send lease (verification/sending.py) is
-derived from this deadline, so it must really hold: when it passes, a timer shuts the
+derived from this deadline, so it must really hold: when it passes, a watchdog shuts the
 connection's socket down, which wakes the blocked read at once, and the call fails as a
 timeout. DNS resolution happens before there is a socket and is not covered.
 
@@ -15,8 +15,12 @@ timeout. DNS resolution happens before there is a socket and is not covered.
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
+import os
 import socket
 import threading
+import time
 from types import TracebackType
 from typing import Any
 
@@ -33,12 +37,10 @@ class Deadline:
         self._lock = threading.Lock()
         self._done = False
         self._connections: list[Any] = []
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
 
     def __enter__(self) -> Deadline:
         _active.deadline = self
-        self._timer.start()
+        _watchdog.watch(self, time.monotonic() + self.seconds)
         return self
 
     def __exit__(
@@ -47,7 +49,7 @@ class Deadline:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._timer.cancel()
+        # Left in the watchdog's heap: it drops a finished deadline when its time comes.
         with self._lock:
             self._done = True
         _active.deadline = None
@@ -56,7 +58,7 @@ class Deadline:
         with self._lock:
             self._connections.append(connection)
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
         with self._lock:
             if self._done:
                 return
@@ -69,6 +71,60 @@ class Deadline:
                     # OSError: already closed, nothing left to wake.
                     with contextlib.suppress(OSError):
                         socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+# How late a deadline may fire (seconds): wakes are coalesced rather than one per call.
+TICK = 0.05
+
+
+class _Watchdog:
+    """One thread per process expiring every Deadline when its time comes.
+
+    A timer thread per call (threading.Timer) cost a thread start and a join per provider
+    call. Deadlines here are entries in a heap; every call has the same length, so a new one
+    is almost never the earliest and registering it wakes nobody.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, Deadline]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def watch(self, deadline: Deadline, when: float) -> None:
+        with self._cond:
+            if self._thread is None or self._pid != os.getpid():
+                self._start()
+            earliest = not self._heap or when < self._heap[0][0]
+            heapq.heappush(self._heap, (when, next(self._order), deadline))
+            if earliest:
+                self._cond.notify()
+
+    def _start(self) -> None:
+        self._pid = os.getpid()
+        self._thread = threading.Thread(target=self._run, name="provider-deadlines", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._heap or self._heap[0][0] > time.monotonic():
+                    delay = self._heap[0][0] - time.monotonic() if self._heap else None
+                    # Due deadlines are handled in batches, at most every TICK seconds.
+                    self._cond.wait(None if delay is None else max(delay, TICK))
+                _, _, deadline = heapq.heappop(self._heap)
+            deadline.expire()  # outside the lock: shutting sockets down may take a moment
+
+    def forget_after_fork(self) -> None:
+        # The parent's thread does not exist in a forked child; its deadlines are not ours.
+        self._cond = threading.Condition()
+        self._heap = []
+        self._thread = None
+
+
+_watchdog = _Watchdog()
+os.register_at_fork(after_in_child=_watchdog.forget_after_fork)
 
 
 def _watch(connection: Any) -> None:

