@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+import functools
 import uuid
 
-from django.db import models
+from django.db import connections, models
 from django.db.models import Q
 from django.utils import timezone
 
@@ -27,6 +28,30 @@ class Channel(models.TextChoices):
 
 # States whose rows still wait for a provider call.
 UNSENT_STATUSES = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING)
+
+
+class VerificationManager(models.Manager["SMSVerification"]):
+    def insert(self, row: SMSVerification) -> None:
+        """`row.save(force_insert=True)` as one precompiled INSERT of every column.
+
+        send-code's hot path: the ORM compiles the same INSERT for every request, a fifth
+        of the request's CPU. Values go through each field's own preparation, as in save().
+        """
+        connection = connections[self.db]
+        fields = SMSVerification._meta.concrete_fields
+        values = [field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields]
+        with connection.cursor() as cursor:
+            cursor.execute(_insert_sql(connection.vendor, self.db), values)
+        row._state.adding, row._state.db = False, self.db
+
+
+@functools.cache
+def _insert_sql(vendor: str, alias: str) -> str:
+    """The INSERT of every concrete column of a verification row, values as parameters."""
+    meta, quote = SMSVerification._meta, connections[alias].ops.quote_name
+    columns = ", ".join(quote(field.column) for field in meta.concrete_fields)
+    marks = ", ".join(["%s"] * len(meta.concrete_fields))
+    return f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
 
 
 class SMSVerification(models.Model):
@@ -77,6 +102,8 @@ class SMSVerification(models.Model):
     idempotency_fingerprint = models.CharField(
         max_length=64, blank=True, default="", db_default="", editable=False
     )
+
+    objects = VerificationManager()
 
     class Meta:
         verbose_name = "SMS verification"

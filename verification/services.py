@@ -77,7 +77,7 @@ def verification_create(
         # The phone's first code this hour: no earlier code can still be live, so there is
         # nothing to retire and the INSERT commits on its own (one round trip, and the
         # publish below runs at once since there is no transaction to wait for).
-        verification.save(force_insert=True)
+        SMSVerification.objects.insert(verification)
         if not test_number:
             dispatch.enqueue_send(verification.id, expires_at=verification.expires_at)
     else:
@@ -95,7 +95,7 @@ def verification_create(
             SMSVerification.objects.filter(phone=phone, is_used=False, expires_at__gt=now).update(
                 expires_at=now
             )
-            verification.save(force_insert=True)
+            SMSVerification.objects.insert(verification)
             if not test_number:
                 dispatch.enqueue_send(verification.id, expires_at=verification.expires_at)
     logger.info("verification %s created for %s", verification.id, mask_phone(phone))

@@ -68,16 +68,17 @@ class SendCodeView(OutcomeCountedView):
             language=data.validated_data.get("language") or sms_language(),
         )
         verification = outcome.verification
-        body = serializers.SendCodeOutputSerializer(
-            {
-                "message": _("Код подтверждения отправлен на ваш номер телефона"),
-                "phone": verification.phone,
-                "id": verification.id,
-                "expires_at": verification.expires_at,
-                "channel": verification.channel,
-                "resend_available_at": verification.resend_available_at,
-            }
-        ).data
+        # SendCodeOutputSerializer's fields (the schema), built directly: the serializer
+        # cost an eighth of the request's CPU for six plain values. The renderer writes the
+        # UUID and the UTC datetimes (ISO 8601, "Z") exactly as the serializer would.
+        body = {
+            "message": _("Код подтверждения отправлен на ваш номер телефона"),
+            "phone": verification.phone,
+            "verification_id": verification.id,
+            "expires_at": verification.expires_at,
+            "channel": verification.channel,
+            "resend_available_at": verification.resend_available_at,
+        }
         headers = {"Location": f"/api/auth/verifications/{verification.id}/"}
         if outcome.replayed:
             headers[REPLAYED_HEADER] = "true"
