@@ -42,6 +42,10 @@ DATABASE_URL = _own(
     "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/verification_bench", "/verification_bench"
 )
 REDIS_URL = _own("REDIS_URL", "redis://127.0.0.1:6379/9", "/9")
+# RabbitMQ for the drain benchmark's broker comparison, in a virtual host of its own.
+RABBITMQ_URL = os.environ.get(
+    "BENCH_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/verification_bench"
+)
 SECRET_KEY = "benchmark-only-secret-key-" + "x" * 32  # noqa: S105 - loopback benchmark
 # Production settings need a proof-token key; every process of one run shares this one.
 TOKEN_KEY = (

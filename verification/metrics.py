@@ -219,15 +219,13 @@ class _Buffer:
         self._pid = os.getpid()
         self._deltas = {}
         if interval > 0:
-            flusher = threading.Thread(
-                target=self._flush_every, args=(interval,), name="metrics-flush", daemon=True
-            )
+            flusher = threading.Thread(target=self._flush_every, name="metrics-flush", daemon=True)
             flusher.start()
 
-    def _flush_every(self, interval: float) -> None:
+    def _flush_every(self) -> None:
         pid = os.getpid()
         while self._pid == pid:
-            time.sleep(interval)
+            time.sleep(float(settings.VERIFICATION_METRICS_FLUSH_INTERVAL) or 1.0)
             self.flush()
 
     def flush(self) -> None:

@@ -12,6 +12,7 @@ import pytest
 from django.test import Client
 
 from tests.factories import make_verification, wrong_code
+from tests.helpers import DEAD_REDIS_URL, wait_for
 from tests.scrape import parse, scrape
 from verification import metrics
 
@@ -160,3 +161,53 @@ def test_with_redis_down_the_scrape_leaves_counters_out_instead_of_zeroing_them(
 
     assert "verification_sends" not in samples.families
     assert samples.has("verification_oldest_queued_seconds")
+
+
+def _stored_sends(redis) -> int:
+    return int(redis.hget(metrics.SENDS.key, metrics.label_field(("sms", "sent"))) or 0)
+
+
+def test_counts_reach_redis_within_the_flush_interval_without_a_scrape(settings):
+    from verification.redis_client import get_redis
+
+    settings.VERIFICATION_METRICS_FLUSH_INTERVAL = 0.2
+    for _ in range(25):
+        metrics.sends("sent")
+
+    # then: another host's scrape (reading Redis, not this process) sees them shortly
+    assert wait_for(lambda: _stored_sends(get_redis()) == 25, timeout=5)
+
+
+def test_a_burst_of_events_costs_redis_one_command_per_label_set():
+    from verification.redis_client import get_redis
+
+    redis = get_redis()
+    metrics.flush()
+    before = redis.info("commandstats").get("cmdstat_hincrby", {}).get("calls", 0)
+
+    for _ in range(200):
+        metrics.sends("sent")
+    metrics.flush()
+
+    after = redis.info("commandstats").get("cmdstat_hincrby", {}).get("calls", 0)
+    assert _stored_sends(redis) == 200
+    # 200 events, one label set: one HINCRBY (other tests' processes may add a few)
+    assert after - before < 10
+
+
+def test_counts_made_while_redis_is_down_arrive_when_it_returns(settings):
+    from project import settings as project_settings
+    from verification.redis_client import breaker, get_redis
+
+    live = project_settings.CACHES["default"]
+    settings.CACHES = {"default": dict(live, LOCATION=DEAD_REDIS_URL)}
+    for _ in range(7):
+        metrics.sends("sent")
+    metrics.flush()  # refused: the counts stay in the process
+
+    # when: Redis is back
+    settings.CACHES = {"default": live}
+    breaker.reset()
+    metrics.flush()
+
+    assert _stored_sends(get_redis()) == 7
