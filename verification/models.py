@@ -49,7 +49,7 @@ class VerificationManager(models.Manager["SMSVerification"]):
 def _insert_sql(vendor: str, alias: str) -> str:
     """The INSERT of every concrete column of a verification row, values as parameters."""
     meta, quote = SMSVerification._meta, connections[alias].ops.quote_name
-    columns = ", ".join(quote(field.column) for field in meta.concrete_fields)
+    columns = ", ".join(quote(str(field.column)) for field in meta.concrete_fields)
     marks = ", ".join(["%s"] * len(meta.concrete_fields))
     return f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
 
