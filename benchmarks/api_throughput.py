@@ -12,7 +12,7 @@ The deny-vs-off rows compare send-code with abuse protection off (the main web) 
 counted and whose spend caps are checked, but whose floors and caps are out of reach (wrk's
 fresh phones from one address would otherwise be blocked, which is cheaper than a send).
 
-    .venv/bin/python -m benchmarks.api_throughput [--protection-only]
+    .venv/bin/python -m benchmarks.api_throughput [--protection-only | --floor-only]
 """
 
 from __future__ import annotations
@@ -89,14 +89,94 @@ def durable_floor_group(
         harness.log("api_throughput: durable floor group at 32 connections")
         runs = reporting.alternate(
             {
-                WHATIF_FLOOR: _cell(base + ENDPOINTS["bare DRF POST (floor)"], script, 32),
-                DURABLE_FLOOR: _cell(base + "/bench/durable-floor/", script, 32),
-                SEND_RULES_ON: _cell(deny_base + send, script, 32),
+                WHATIF_FLOOR: _metered(
+                    WHATIF_FLOOR, base + ENDPOINTS["bare DRF POST (floor)"], script
+                ),
+                DURABLE_FLOOR: _metered(DURABLE_FLOOR, base + "/bench/durable-floor/", script),
+                SEND_RULES_ON: _metered(SEND_RULES_ON, deny_base + send, script),
             }
         )
     finally:
         processes.stop(deny)
     return {(name, 32): cell_runs for name, cell_runs in runs.items()}
+
+
+# Machine CPU per request of the durable-floor group's runs, by process role (ms).
+MACHINE_CPU: dict[str, list[dict[str, float]]] = {}
+
+
+def _metered(name: str, url: str, script: Any) -> Any:
+    """A 32-connection wrk cell that also records the machine's CPU per request by role."""
+
+    def run() -> load.WrkResult:
+        before = processes.machine_cpu_by_role()
+        result = load.run_wrk(url, script=script, connections=32)
+        after = processes.machine_cpu_by_role()
+        per_request = {
+            role: 1000 * (after[role] - before[role]) / max(1, result.requests)
+            for role in processes.ROLES
+        }
+        MACHINE_CPU.setdefault(name, []).append(per_request)
+        return result
+
+    return run
+
+
+def machine_cpu_report() -> str:
+    """Table 1e: where each request of the durable-floor group costs the machine CPU."""
+    if not MACHINE_CPU:
+        return ""
+    medians = {
+        name: {role: reporting.median(run[role] for run in runs) for role in processes.ROLES}
+        for name, runs in MACHINE_CPU.items()
+    }
+    rows = []
+    for name, cpu in medians.items():
+        rows.append([name, *(cpu[role] for role in processes.ROLES), sum(cpu.values())])
+    if DURABLE_FLOOR in medians and SEND_RULES_ON in medians:
+        floor, send = medians[DURABLE_FLOOR], medians[SEND_RULES_ON]
+        extra = [send[role] - floor[role] for role in processes.ROLES]
+        rows.append(["send-code − durable floor", *extra, sum(extra)])
+    return reporting.table(
+        ["endpoint (32 conns)", "gunicorn ms", "PostgreSQL ms", "Redis ms", "wrk ms", "total ms"],
+        rows,
+        title=(
+            "1e. Machine CPU per request, by process (durable-floor group; user + system CPU "
+            "of every process of each role over each run ÷ its requests; medians)"
+        ),
+    )
+
+
+def run_floor_only() -> str:
+    """Only the durable-floor group (bare DRF, the floor, send-code with the rules on) and
+    its machine-CPU table: the quick check of send-code against the cost of a row."""
+    load.ensure_wrk()
+    databases.setup_django()
+    databases.reset_state()
+    script = load.lua_script("random_phone", load.LUA_RANDOM_PHONE)
+    sandbox = procfile.start_sandbox(latency_ms=PROVIDER_LATENCY_MS)
+    web_port = processes.free_port()
+    web = procfile.start_web(web_port, GREEN_SMS_BASE_URL=sandbox.url)
+    try:
+        base = f"http://127.0.0.1:{web_port}"
+        load.run_wrk(base + ENDPOINTS["bare DRF POST (floor)"], script=script,
+                        connections=8, seconds=2)  # fmt: skip
+        results = durable_floor_group(sandbox.url, script, base)
+    finally:
+        processes.stop(web)
+        processes.stop(sandbox.proc)
+        databases.flush_redis()
+    rows = [
+        [name, reporting.median(r.rps for r in runs), reporting.median(r.p99_ms for r in runs)]
+        for (name, _), runs in results.items()
+    ]
+    floor = reporting.median(r.rps for r in results[(DURABLE_FLOOR, 32)])
+    send = reporting.median(r.rps for r in results[(SEND_RULES_ON, 32)])
+    text = reporting.table(
+        ["endpoint (32 conns)", "req/s", "p99 ms"], rows, title="1. Durable floor"
+    )
+    text += f"\nsend-code with the abuse rules on ÷ the durable floor: **{send / floor:.2f}×**\n"
+    return text + "\n" + machine_cpu_report()
 
 
 def run_protection_only() -> str:
@@ -252,6 +332,7 @@ def run() -> tuple[str, dict[str, Any]]:
         processes.stop(sandbox.proc)
         databases.flush_redis()
     text, figures = _report(results)
+    text += "\n" + machine_cpu_report()
     return text + "\n" + _protection_report(protection) + "\n" + breakdown(), figures
 
 
@@ -437,7 +518,12 @@ def main() -> None:
     import sys
 
     with processes.session():
-        print(run_protection_only() if "--protection-only" in sys.argv else run()[0])
+        if "--protection-only" in sys.argv:
+            print(run_protection_only())
+        elif "--floor-only" in sys.argv:
+            print(run_floor_only())
+        else:
+            print(run()[0])
 
 
 if __name__ == "__main__":

@@ -175,3 +175,30 @@ def cpu_seconds(pids: Iterable[int]) -> float:
             times = psutil.Process(pid).cpu_times()
             total += times.user + times.system
     return total
+
+
+# Roles of machine_cpu_by_role(): gunicorn (by command line), the two servers, and this
+# process's finished children (wrk: it has exited by the time a run is measured).
+ROLES = ("gunicorn", "postgres", "redis-server", "wrk")
+
+
+def machine_cpu_by_role() -> dict[str, float]:
+    """CPU seconds used so far by every process of each role on the machine (servers
+    included: their work for a request is part of what a request costs)."""
+    import resource
+
+    import psutil
+
+    totals = dict.fromkeys(ROLES, 0.0)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    totals["wrk"] = children.ru_utime + children.ru_stime
+    for proc in psutil.process_iter(["name", "cmdline", "cpu_times"]):
+        times = proc.info["cpu_times"]
+        if times is None:
+            continue
+        name = proc.info["name"] or ""
+        command = " ".join(proc.info["cmdline"] or ())
+        role = "gunicorn" if "gunicorn" in command else name.split(":")[0]
+        if role in totals and role != "wrk":
+            totals[role] += times.user + times.system
+    return totals
