@@ -63,10 +63,7 @@ def verification_create(*, key: str | None, data: Mapping[str, Any], **create: A
             return Outcome(earlier, replayed=True)
         if earlier is not None:  # its window has passed: the key is free again
             SMSVerification.objects.filter(id=earlier.id).update(idempotency_key="")
-        verification = services.verification_create(**create)
-        SMSVerification.objects.filter(id=verification.id).update(
-            idempotency_key=key, idempotency_fingerprint=request_hash
-        )
+        verification = services.verification_create(**create, idempotency=(key, request_hash))
     return Outcome(verification, replayed=False)
 
 

@@ -209,3 +209,9 @@ class HourlyStatistics(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hour:%Y-%m-%d %H:00} {self.country} {self.channel}"
+
+
+def quoted_column(name: str) -> str:
+    """A column of the verification table, quoted for raw SQL on the default database."""
+    field = SMSVerification._meta.get_field(name)
+    return connections["default"].ops.quote_name(str(getattr(field, "column", name)))

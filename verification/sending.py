@@ -15,11 +15,11 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import F, Field, Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from verification import channels, fallback, funds, metrics
@@ -29,7 +29,7 @@ from verification.gateways.errors import (
     ProviderError,
     TransientProviderError,
 )
-from verification.models import DeliveryStatus, SMSVerification
+from verification.models import DeliveryStatus, SMSVerification, quoted_column
 from verification.phones import mask_phone
 
 logger = logging.getLogger(__name__)
@@ -161,17 +161,11 @@ def _claim_returning(
     return SMSVerification.from_db(connection.alias, names, values)
 
 
-def _column(name: str) -> str:
-    """A column of the verification table, quoted for raw SQL."""
-    model_field = cast("Field[Any, Any]", SMSVerification._meta.get_field(name))
-    return connection.ops.quote_name(str(model_field.column))
-
-
 @functools.cache
 def _claim_sql() -> tuple[str, tuple[str, ...]]:
     """_claim's conditions as SQL (identifiers from the model; every value a parameter), and
     the names of the columns it returns, in the model's order (as Model.from_db wants)."""
-    meta, column = SMSVerification._meta, _column
+    meta, column = SMSVerification._meta, quoted_column
     names = tuple(f.attname for f in meta.concrete_fields if f.attname in CLAIMED_FIELDS)
     status, retry_at, lease = column("status"), column("retry_at"), column("lease_until")
     attempts, table = column("send_attempts"), connection.ops.quote_name(meta.db_table)
@@ -222,7 +216,7 @@ def _record_sent(row: SMSVerification, request_id: str, code_hash: str | None) -
 @functools.cache
 def _sent_sql() -> str:
     """_record_sent's UPDATE, fenced like _owned() (on PostgreSQL: no ORM query to compile)."""
-    meta, column = SMSVerification._meta, _column
+    meta, column = SMSVerification._meta, quoted_column
     code_hash, table = column("code_hash"), connection.ops.quote_name(meta.db_table)
     return (
         f"UPDATE {table} SET {column('status')} = %s,"  # noqa: S608

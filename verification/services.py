@@ -6,8 +6,10 @@ per-phone lock, so two requests racing for the same code or the same quota canno
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -21,10 +23,10 @@ from verification.abuse import fallback, guard, policy
 from verification.cache import verification_cache
 from verification.exceptions import InvalidCode, InvalidPhone, RateLimited
 from verification.gateways import get_gateway
-from verification.models import Channel, SMSVerification
+from verification.models import Channel, SMSVerification, quoted_column
 from verification.phones import mask_phone, normalize_phone
 from verification.redis_client import RedisUnavailable
-from verification.selectors import verification_current
+from verification.selectors import verification_channel, verification_current
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +39,12 @@ def verification_create(
     client_ip: str | None = None,
     channel: str = Channel.SMS,
     language: str = "ru",
+    idempotency: tuple[str, str] | None = None,
 ) -> SMSVerification:
     """Store a new code for `phone` (E.164) and enqueue its message once the row is committed.
+
+    `idempotency`: the request's Idempotency-Key and fingerprint, stored with the row
+    (verification/idempotency.py).
 
     Retires the phone's earlier unused codes. Raises PhoneNotAllowed, RateLimited, Blocked
     or SendingPaused (abuse protection, verification/abuse/).
@@ -53,6 +59,8 @@ def verification_create(
         language=language,
         **material.row_fields(),
     )
+    if idempotency is not None:
+        verification.idempotency_key, verification.idempotency_fingerprint = idempotency
     # Store review / QA: a fixed code, nothing sent, no per-phone limits (test_numbers.py).
     test_number = test_numbers.apply(verification, now)
 
@@ -102,8 +110,15 @@ def verification_create(
     return verification
 
 
-def verification_check(*, phone: str, code: str, client_ip: str | None = None) -> uuid.UUID:
-    """Mark the phone's current code used if `code` is right; returns the row's id.
+@dataclass(frozen=True)
+class Confirmed:
+    verification_id: uuid.UUID
+    channel: str  # the one the code went out on (a fallback may have changed it)
+
+
+def verification_check(*, phone: str, code: str, client_ip: str | None = None) -> Confirmed:
+    """Mark the phone's current code used if `code` is right; returns the row's id and
+    channel.
 
     Raises InvalidCode or RateLimited.
     Wrong, expired, used, burned and unknown all raise the same InvalidCode.
@@ -131,22 +146,47 @@ def verification_check(*, phone: str, code: str, client_ip: str | None = None) -
         verification_id, code_hash = active.id, active.code_hash
         requested_by = active.client_ip
 
-    now = timezone.now()
-    used = SMSVerification.objects.filter(
-        id=verification_id,
-        # The hash that matched must still be the row's: a fallback replaces the code.
-        code_hash=code_hash,
-        is_used=False,
-        expires_at__gt=now,
-        attempts__lt=settings.VERIFICATION_MAX_ATTEMPTS,
-    ).update(is_used=True, used_at=now)
-    if not used:
+    channel = _mark_used(verification_id, code_hash)
+    if channel is None:
         raise InvalidCode()  # used, expired, burned or replaced (fallback) meanwhile
     guard.code_verified(
         phone=phone, requested_by=requested_by, forget_key=verification_cache.key(phone)
     )
     logger.info("verification %s confirmed for %s", verification_id, mask_phone(phone))
-    return verification_id
+    return Confirmed(verification_id, channel)
+
+
+def _mark_used(verification_id: uuid.UUID, code_hash: str) -> str | None:
+    """One conditional UPDATE: used, if still unused, live, not burned and still holding the
+    hash that matched (a fallback replaces the code). Returns the row's channel then, read
+    by the same statement on PostgreSQL (UPDATE ... RETURNING), else None."""
+    now = timezone.now()
+    if connection.vendor == "postgresql":
+        params = [now, verification_id, code_hash, now, settings.VERIFICATION_MAX_ATTEMPTS]
+        with connection.cursor() as cursor:
+            cursor.execute(_mark_used_sql(), params)
+            returned = cursor.fetchone()
+        return None if returned is None else str(returned[0])
+    used = SMSVerification.objects.filter(
+        id=verification_id,
+        code_hash=code_hash,
+        is_used=False,
+        expires_at__gt=now,
+        attempts__lt=settings.VERIFICATION_MAX_ATTEMPTS,
+    ).update(is_used=True, used_at=now)
+    return verification_channel(verification_id=verification_id) if used else None
+
+
+@functools.cache
+def _mark_used_sql() -> str:
+    """_mark_used's statement on PostgreSQL: identifiers from the model, values as parameters."""
+    column, table = quoted_column, connection.ops.quote_name(SMSVerification._meta.db_table)
+    return (
+        f"UPDATE {table} SET {column('is_used')} = true,"  # noqa: S608
+        f" {column('used_at')} = %s WHERE {column('id')} = %s AND {column('code_hash')} = %s"
+        f" AND NOT {column('is_used')} AND {column('expires_at')} > %s"
+        f" AND {column('attempts')} < %s RETURNING {column('channel')}"
+    )
 
 
 def _count_wrong_attempt(verification_id: uuid.UUID) -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import jwt
 import pytest
 from django.utils import timezone
 
@@ -152,3 +153,25 @@ def test_verify_works_with_the_code_cache_switched_off(api_client, settings):
     second = api_client.post(VERIFY, {"phone": "+79991234567", "code": code}, format="json")
 
     assert (first.status_code, second.status_code) == (200, 400)
+
+
+def test_a_right_code_is_confirmed_and_its_channel_read_in_one_statement(api_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    # given: a code sent through the API (so the verify cache holds its hash)
+    sent = api_client.post("/api/auth/send-code/", {"phone": "+79991234567"}, format="json")
+    row = SMSVerification.objects.get(id=sent.json()["verification_id"])
+    SMSVerification.objects.filter(id=row.id).update(channel="voice")  # a fallback moved it
+
+    with CaptureQueriesContext(connection) as queries:
+        response = api_client.post(
+            "/api/auth/verify-code/", {"phone": row.phone, "code": code_of(row)}, format="json"
+        )
+
+    assert response.status_code == 200
+    # the token names the channel the code went out on, as the row says now
+    claims = jwt.decode(response.json()["token"], options={"verify_signature": False})
+    assert claims["amr"] == ["voice"]
+    # PostgreSQL confirms and reads the channel in one UPDATE ... RETURNING
+    assert len(queries) == (1 if connection.vendor == "postgresql" else 2)

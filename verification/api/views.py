@@ -114,13 +114,11 @@ class VerifyCodeView(OutcomeCountedView):
         data = serializers.VerifyCodeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         phone = data.validated_data["phone"]
-        verification_id = services.verification_check(
+        confirmed = services.verification_check(
             phone=phone, code=data.validated_data["code"], client_ip=client_ip(request)
         )
         proof = tokens.proof_token_issue(
-            verification_id=verification_id,
-            phone=phone,
-            channel=selectors.verification_channel(verification_id=verification_id),
+            verification_id=confirmed.verification_id, phone=phone, channel=confirmed.channel
         )
         body = {
             "message": _("Код подтвержден успешно"),
