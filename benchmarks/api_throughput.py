@@ -17,6 +17,8 @@ fresh phones from one address would otherwise be blocked, which is cheaper than 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from benchmarks import databases, harness, load, processes, procfile, reporting
@@ -46,29 +48,32 @@ PROTECTION_ENV = {
 }
 
 
+@contextlib.contextmanager
+def _rules_on_web(sandbox_url: str, name: str) -> Iterator[str]:
+    """A second gunicorn, identical but for every abuse rule and cap evaluated (floors and
+    caps out of reach); yields its base URL."""
+    port = processes.free_port()
+    web = procfile.start_web(port, name=name, GREEN_SMS_BASE_URL=sandbox_url, **PROTECTION_ENV)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        processes.stop(web)
+
+
 def protection_cost(
     sandbox_url: str, script: Any, off_base: str
 ) -> dict[tuple[str, int], list[load.WrkResult]]:
     """send-code with protection off (`off_base`) and deny (a second gunicorn), alternated."""
-    port = processes.free_port()
-    deny = procfile.start_web(
-        port, name="web-deny", GREEN_SMS_BASE_URL=sandbox_url, **PROTECTION_ENV
-    )
-    deny_base = f"http://127.0.0.1:{port}"
-    try:
-        load.run_wrk(deny_base + ENDPOINTS["send-code (this service)"], script=script,
-                        connections=8, seconds=2)  # fmt: skip
+    send = ENDPOINTS["send-code (this service)"]
+    with _rules_on_web(sandbox_url, "web-deny") as deny_base:
+        load.run_wrk(deny_base + send, script=script, connections=8, seconds=2)
         harness.log("api_throughput: protection deny vs off at 32 connections")
         runs = reporting.alternate(
             {
-                PROTECTION_OFF: _cell(off_base + ENDPOINTS["send-code (this service)"], script, 32),
-                PROTECTION_DENY: _cell(
-                    deny_base + ENDPOINTS["send-code (this service)"], script, 32
-                ),
+                PROTECTION_OFF: _cell(off_base + send, script, 32),
+                PROTECTION_DENY: _cell(deny_base + send, script, 32),
             }
         )
-    finally:
-        processes.stop(deny)
     return {(name, 32): cell_runs for name, cell_runs in runs.items()}
 
 
@@ -77,13 +82,8 @@ def durable_floor_group(
 ) -> dict[tuple[str, int], list[load.WrkResult]]:
     """Bare DRF, the durable floor and send-code with every abuse rule evaluated (the deny
     gunicorn of protection_cost), alternated at 32 connections."""
-    port = processes.free_port()
-    deny = procfile.start_web(
-        port, name="web-rules-on", GREEN_SMS_BASE_URL=sandbox_url, **PROTECTION_ENV
-    )
-    deny_base = f"http://127.0.0.1:{port}"
     send = ENDPOINTS["send-code (this service)"]
-    try:
+    with _rules_on_web(sandbox_url, "web-rules-on") as deny_base:
         for url in (base + "/bench/durable-floor/", deny_base + send):
             load.run_wrk(url, script=script, connections=8, seconds=2)
         harness.log("api_throughput: durable floor group at 32 connections")
@@ -96,8 +96,6 @@ def durable_floor_group(
                 SEND_RULES_ON: _metered(SEND_RULES_ON, deny_base + send, script),
             }
         )
-    finally:
-        processes.stop(deny)
     return {(name, 32): cell_runs for name, cell_runs in runs.items()}
 
 
@@ -147,9 +145,10 @@ def machine_cpu_report() -> str:
     )
 
 
-def run_floor_only() -> str:
-    """Only the durable-floor group (bare DRF, the floor, send-code with the rules on) and
-    its machine-CPU table: the quick check of send-code against the cost of a row."""
+@contextlib.contextmanager
+def _one_web(warm_path: str) -> Iterator[tuple[str, Any, str]]:
+    """The sandbox and the main gunicorn, warmed up on `warm_path`; yields (sandbox URL, wrk
+    script, base URL). For the partial runs; run() sets up the whole matrix itself."""
     load.ensure_wrk()
     databases.setup_django()
     databases.reset_state()
@@ -159,13 +158,19 @@ def run_floor_only() -> str:
     web = procfile.start_web(web_port, GREEN_SMS_BASE_URL=sandbox.url)
     try:
         base = f"http://127.0.0.1:{web_port}"
-        load.run_wrk(base + ENDPOINTS["bare DRF POST (floor)"], script=script,
-                        connections=8, seconds=2)  # fmt: skip
-        results = durable_floor_group(sandbox.url, script, base)
+        load.run_wrk(base + warm_path, script=script, connections=8, seconds=2)
+        yield sandbox.url, script, base
     finally:
         processes.stop(web)
         processes.stop(sandbox.proc)
         databases.flush_redis()
+
+
+def run_floor_only() -> str:
+    """Only the durable-floor group (bare DRF, the floor, send-code with the rules on) and
+    its machine-CPU table: the quick check of send-code against the cost of a row."""
+    with _one_web(ENDPOINTS["bare DRF POST (floor)"]) as (sandbox_url, script, base):
+        results = durable_floor_group(sandbox_url, script, base)
     rows = [
         [name, reporting.median(r.rps for r in runs), reporting.median(r.p99_ms for r in runs)]
         for (name, _), runs in results.items()
@@ -180,22 +185,8 @@ def run_floor_only() -> str:
 
 
 def run_protection_only() -> str:
-    load.ensure_wrk()
-    databases.setup_django()
-    databases.reset_state()
-    script = load.lua_script("random_phone", load.LUA_RANDOM_PHONE)
-    sandbox = procfile.start_sandbox(latency_ms=PROVIDER_LATENCY_MS)
-    web_port = processes.free_port()
-    web = procfile.start_web(web_port, GREEN_SMS_BASE_URL=sandbox.url)
-    try:
-        base = f"http://127.0.0.1:{web_port}"
-        load.run_wrk(base + ENDPOINTS["send-code (this service)"], script=script,
-                        connections=8, seconds=2)  # fmt: skip
-        results = protection_cost(sandbox.url, script, base)
-    finally:
-        processes.stop(web)
-        processes.stop(sandbox.proc)
-        databases.flush_redis()
+    with _one_web(ENDPOINTS["send-code (this service)"]) as (sandbox_url, script, base):
+        results = protection_cost(sandbox_url, script, base)
     return _protection_report(results)
 
 

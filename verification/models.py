@@ -41,13 +41,14 @@ class VerificationManager(models.Manager["SMSVerification"]):
         fields = SMSVerification._meta.concrete_fields
         values = [field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields]
         with connection.cursor() as cursor:
-            cursor.execute(_insert_sql(connection.vendor, self.db), values)
+            cursor.execute(_insert_sql(self.db), values)
         row._state.adding, row._state.db = False, self.db
 
 
 @functools.cache
-def _insert_sql(vendor: str, alias: str) -> str:
-    """The INSERT of every concrete column of a verification row, values as parameters."""
+def _insert_sql(alias: str) -> str:
+    """The INSERT of every concrete column of a verification row, values as parameters, in
+    the quoting of the database `alias` names."""
     meta, quote = SMSVerification._meta, connections[alias].ops.quote_name
     columns = ", ".join(quote(str(field.column)) for field in meta.concrete_fields)
     marks = ", ".join(["%s"] * len(meta.concrete_fields))

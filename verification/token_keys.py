@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import tempfile
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+
+from verification.settings_cache import SettingsCached
 
 ALGORITHM = "EdDSA"
 
@@ -168,10 +169,6 @@ def _build() -> Keyring:
     )
 
 
-_lock = threading.Lock()
-_cached: tuple[tuple[Any, ...], Keyring] | None = None
-
-
 def _settings_key() -> tuple[Any, ...]:
     return (
         settings.VERIFICATION_TOKEN_PRIVATE_KEY,
@@ -181,14 +178,9 @@ def _settings_key() -> tuple[Any, ...]:
     )
 
 
+_keyring = SettingsCached(_settings_key, _build)
+
+
 def keyring() -> Keyring:
     """This process's keys, loaded once per settings. Raises ImproperlyConfigured."""
-    global _cached
-    key = _settings_key()
-    cached = _cached
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    with _lock:
-        if _cached is None or _cached[0] != key:
-            _cached = (key, _build())
-        return _cached[1]
+    return _keyring.get()

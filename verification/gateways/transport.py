@@ -12,7 +12,6 @@ import functools
 import logging
 import os
 import re
-import threading
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,6 +22,7 @@ from urllib3.util import Timeout
 
 from verification.gateways.classify import parse_response, transport_error
 from verification.gateways.deadline import Deadline, DeadlineAdapter
+from verification.settings_cache import SettingsCached
 
 # Sized for a threads/gevent worker pool: a thread never waits for a connection
 # (pool_block=False); beyond 64 concurrent calls extra connections are opened and dropped.
@@ -41,20 +41,12 @@ def split_timeout(total: float) -> tuple[float, float]:
     return connect, total - connect
 
 
-class _NoNetrc(requests.auth.AuthBase):
-    """Keeps `requests` from reading ~/.netrc on every call and overriding our auth."""
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        return request
-
-
 def _new_session() -> requests.Session:
+    """The pooled adapter and the CA bundle. Calls go to the adapter directly
+    (PooledHttpClient.request), never through Session.request, which re-reads the
+    environment (proxies, CA bundle, netrc) on every call: the CA bundle is read here, once,
+    and the proxies once per host in proxies_for()."""
     session = requests.Session()
-    session.auth = _NoNetrc()
-    # `requests` re-reads the environment (proxies, CA bundle, netrc) on every call, walking
-    # all of os.environ twice: about a seventh of a send's CPU. Read it once instead: the CA
-    # bundle here, the proxies per host in proxies_for().
-    session.trust_env = False
     session.verify = (
         os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
     )
@@ -65,33 +57,10 @@ def _new_session() -> requests.Session:
     return session
 
 
-class _SessionPerProcess:
-    """One Session per pid. A forked child (Celery prefork) must never reuse the parent's
-    sockets: two processes reading one TLS stream corrupt each other's answers."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._session: requests.Session | None = None
-        self._pid = 0
-
-    def get(self) -> requests.Session:
-        session, pid = self._session, self._pid
-        if session is not None and pid == os.getpid():
-            return session
-        with self._lock:
-            if self._session is None or self._pid != os.getpid():
-                self._session, self._pid = _new_session(), os.getpid()
-            return self._session
-
-    def forget_after_fork(self) -> None:
-        # Dropped, not closed: closing could shut down connections the parent still uses.
-        self._lock = threading.Lock()
-        self._session = None
-
-
-_sessions = _SessionPerProcess()
-os.register_at_fork(after_in_child=_sessions.forget_after_fork)
-
+# One Session per process: a forked child (Celery prefork) must never reuse the parent's
+# sockets, as two processes reading one TLS stream corrupt each other's answers. The child
+# drops the parent's session without closing it (the parent still uses its connections).
+_sessions = SettingsCached(tuple, _new_session)
 
 # Session.request's default headers (User-Agent and Accept are the client's, below).
 _HEADERS = dict(requests.utils.default_headers())
