@@ -142,6 +142,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Fail fast when the database is unreachable, so the API answers 503 instead of hanging.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+    # The hot path's fixed statements (verification/bound_sql.py) are prepared on each
+    # connection after this many runs. Django leaves prepared statements off for connection
+    # poolers; behind a PgBouncer older than 1.21 in transaction mode, set it empty (off).
+    _prepare_threshold = env.str("DATABASE_PREPARE_THRESHOLD", default="5").strip()
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = (
+        int(_prepare_threshold) if _prepare_threshold else None
+    )
 
 # REDIS (cache, rate limits)
 # https://github.com/jazzband/django-redis

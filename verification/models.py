@@ -7,6 +7,8 @@ from django.db import connections, models
 from django.db.models import Q
 from django.utils import timezone
 
+from verification import bound_sql
+
 
 class DeliveryStatus(models.TextChoices):
     QUEUED = "queued", "queued"  # stored, waiting for a worker (the row is the outbox)
@@ -40,7 +42,7 @@ class VerificationManager(models.Manager["SMSVerification"]):
         connection = connections[self.db]
         fields = SMSVerification._meta.concrete_fields
         values = [field.get_db_prep_save(field.pre_save(row, True), connection) for field in fields]
-        with connection.cursor() as cursor:
+        with bound_sql.cursor(self.db) as cursor:
             cursor.execute(_insert_sql(self.db), values)
         row._state.adding, row._state.db = False, self.db
 

@@ -22,7 +22,7 @@ from django.db import connection
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from verification import channels, fallback, funds, metrics
+from verification import bound_sql, channels, fallback, funds, metrics
 from verification.gateways.errors import (
     InsufficientFunds,
     PermanentProviderError,
@@ -153,7 +153,7 @@ def _claim_returning(
         DeliveryStatus.QUEUED, now, DeliveryStatus.SENDING, now,
     ]  # fmt: skip
     sql, names = _claim_sql()
-    with connection.cursor() as cursor:
+    with bound_sql.cursor() as cursor:
         cursor.execute(sql, params)
         values = cursor.fetchone()
     if values is None:
@@ -208,7 +208,7 @@ def _record_sent(row: SMSVerification, request_id: str, code_hash: str | None) -
         DeliveryStatus.SENT, request_id, now, code_hash,
         row.id, DeliveryStatus.SENDING, row.lease_owner,
     ]  # fmt: skip
-    with connection.cursor() as cursor:
+    with bound_sql.cursor() as cursor:
         cursor.execute(_sent_sql(), params)
         return bool(cursor.rowcount)
 

@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Min, Q, Sum
 from django.utils import timezone
 
-from verification import codes, dispatch, test_numbers
+from verification import bound_sql, codes, dispatch, test_numbers
 from verification.abuse import fallback, guard, policy
 from verification.cache import verification_cache
 from verification.exceptions import InvalidCode, InvalidPhone, RateLimited
@@ -163,7 +163,7 @@ def _mark_used(verification_id: uuid.UUID, code_hash: str) -> str | None:
     now = timezone.now()
     if connection.vendor == "postgresql":
         params = [now, verification_id, code_hash, now, settings.VERIFICATION_MAX_ATTEMPTS]
-        with connection.cursor() as cursor:
+        with bound_sql.cursor() as cursor:
             cursor.execute(_mark_used_sql(), params)
             returned = cursor.fetchone()
         return None if returned is None else str(returned[0])

@@ -18,8 +18,11 @@ from urllib.parse import urlsplit
 import requests
 from greensms.http.rest import HttpClient
 from greensms.utils.attr_dict import AttrDict
+from requests.structures import CaseInsensitiveDict
+from requests.utils import get_encoding_from_headers
 from urllib3.util import Timeout
 
+from verification.gateways import prepared
 from verification.gateways.classify import parse_response, transport_error
 from verification.gateways.deadline import Deadline, DeadlineAdapter
 from verification.settings_cache import SettingsCached
@@ -51,10 +54,27 @@ def _new_session() -> requests.Session:
         os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
     )
     # No urllib3 retries: a retried send could deliver a code twice; Celery decides retries.
-    adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=POOL_MAXSIZE, max_retries=0)
+    adapter = ProviderAdapter(pool_connections=4, pool_maxsize=POOL_MAXSIZE, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
+
+
+class ProviderAdapter(DeadlineAdapter):
+    """The pooled adapter, whose responses skip the cookie jar: the provider's API sets no
+    cookie, and nothing here would send one back."""
+
+    def build_response(self, req: requests.PreparedRequest, resp: Any) -> requests.Response:
+        response = requests.Response()
+        response.status_code = resp.status
+        response.headers = CaseInsensitiveDict(resp.headers)
+        response.encoding = get_encoding_from_headers(response.headers)
+        response.raw = resp
+        response.reason = resp.reason
+        response.url = req.url or ""
+        response.request = req
+        response.connection = self  # type: ignore[attr-defined]
+        return response
 
 
 # One Session per process: a forked child (Celery prefork) must never reuse the parent's
@@ -107,11 +127,10 @@ class PooledHttpClient(HttpClient):
         non_idempotent = method.upper() != "GET"
         error = None
         url: str = kwargs["url"]
-        # Prepared and sent on the adapter directly: what Session.request would send (its
-        # default headers included) minus its per-call merging of cookies, hooks, auth and
-        # environment settings, a third of the call's CPU, none of which applies here.
-        request = requests.PreparedRequest()
-        request.prepare(method=method, url=url, headers={**_HEADERS, **headers}, params=params)
+        # Prepared once per base URL (prepared.py) and sent on the adapter directly: what
+        # Session.request would send (its default headers included) minus its per-call
+        # merging of cookies, hooks, auth and environment settings, none of which applies.
+        request = prepared.prepare(method, url, headers={**_HEADERS, **headers}, params=params)
         session = shared_session()
         try:
             with Deadline(self.deadline) as deadline:
