@@ -17,6 +17,7 @@ import collections
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -45,7 +46,8 @@ def main() -> None:
         web = procfile.start_web(port, GREEN_SMS_BASE_URL=sandbox.url, **extra)
         url = f"http://127.0.0.1:{port}{args.path}"
         load.run_wrk(url, script=script, connections=8, seconds=2)  # warm up
-        raw = Path(args.out or harness.WORK_DIR / "profile.txt")
+        # Outside the session's work directory, which is gone once the session ends.
+        raw = Path(args.out or Path(tempfile.gettempdir()) / "web-profile.txt")
         master = processes.python_pids(web.pid)[0]
         record = [
             py_spy, "record", "--pid", str(master), "--subprocesses", "--rate", "200",

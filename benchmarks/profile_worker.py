@@ -7,6 +7,9 @@ the functions holding the most samples (see profile_web.py for the format).
     .venv/bin/pip install py-spy
     .venv/bin/python -m benchmarks.profile_worker [--pool threads] [--concurrency 64]
         [--rows 2000] [--idle | --gil] [--out /tmp/worker.txt] [--env NAME=VALUE ...]
+        [--rabbitmq]
+
+`--rabbitmq`: the backlog and the worker on RabbitMQ (BENCH_RABBITMQ_URL) instead of Redis.
 
 `--gil` samples only the thread holding the GIL: where the worker's Python CPU goes (without
 it, threads blocked in a socket call count too, and I/O waits dominate).
@@ -17,10 +20,11 @@ from __future__ import annotations
 import argparse
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import databases, drain, harness, processes, procfile
+from benchmarks import databases, drain, harness, processes, procfile, rabbitmq
 from benchmarks.profile_web import summarize
 
 
@@ -34,10 +38,17 @@ def main() -> None:
     parser.add_argument("--out", default=None)
     parser.add_argument("--env", action="append", default=[])
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--rabbitmq", action="store_true")
     args = parser.parse_args()
     py_spy = shutil.which("py-spy") or str(harness.BIN / "py-spy")
     extra = dict(item.split("=", 1) for item in args.env)
-    raw = Path(args.out or harness.WORK_DIR / "worker-profile.txt")
+    # Outside the session's work directory, which is gone once the session ends.
+    raw = Path(args.out or Path(tempfile.gettempdir()) / "worker-profile.txt")
+    broker = harness.RABBITMQ_URL if args.rabbitmq else None
+    if broker is not None:
+        if not rabbitmq.available():
+            raise SystemExit(f"no RabbitMQ at {broker}")
+        extra["CELERY_BROKER_URL"] = broker
 
     with processes.session():
         databases.setup_django()
@@ -45,7 +56,7 @@ def main() -> None:
 
         sandbox = procfile.start_sandbox(latency_ms=drain.PROVIDER_LATENCY_MS, delivery_delay=60)
         drain.ROWS = args.rows
-        drain._preload()
+        drain._preload(broker)
         worker = procfile.start_worker(
             sandbox.url, pool=args.pool, concurrency=args.concurrency, **extra
         )
