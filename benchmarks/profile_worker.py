@@ -12,7 +12,10 @@ the functions holding the most samples (see profile_web.py for the format).
 `--rabbitmq`: the backlog and the worker on RabbitMQ (BENCH_RABBITMQ_URL) instead of Redis.
 
 `--gil` samples only the thread holding the GIL: where the worker's Python CPU goes (without
-it, threads blocked in a socket call count too, and I/O waits dominate).
+it, threads blocked in a socket call count too, and I/O waits dominate). It also prints the
+send's breakdown: the sampled time per send of each step (BREAKDOWN), the figures behind
+the README's table of where a send's CPU goes. py-spy's sampling slows the worker, and
+system CPU is not sampled: the shares are the useful part.
 """
 
 from __future__ import annotations
@@ -26,6 +29,20 @@ from pathlib import Path
 
 from benchmarks import databases, drain, harness, processes, procfile, rabbitmq
 from benchmarks.profile_web import summarize
+
+RATE = 200  # samples per second
+# Steps of a send, by a function on the sampled stack; the first match wins.
+BREAKDOWN = (
+    ("claim: UPDATE ... RETURNING (PostgreSQL)", ("_claim",)),
+    ("outcome: fenced UPDATE (PostgreSQL)", ("_record_sent",)),
+    ("provider call: HTTP (requests, urllib3, http.client)", ("PooledHttpClient.request",)),
+    ("provider call: the client's schema, our gateway", ("dispatch",)),
+    ("metrics and the log line", ("provider_call", "sends", "Logger.info", "_observe")),
+    ("rest of the task (pause check, row, gateway lookup)", ("verification_send",)),
+    ("Celery: thread pool and task tracer", ("apply_target", "_worker")),
+    ("Celery and kombu: receive, dispatch, acknowledge", ("asynloop", "Hub.create_loop")),
+)
+OTHER = "other: stacks the sampler cut short, other threads"
 
 
 def main() -> None:
@@ -65,11 +82,12 @@ def main() -> None:
         )
         target = processes.python_pids(worker.pid)[0]
         record = [
-            py_spy, "record", "--pid", str(target), "--subprocesses", "--rate", "200",
+            py_spy, "record", "--pid", str(target), "--subprocesses", "--rate", str(RATE),
             "--format", "raw", "--output", str(raw), "--nonblocking",
         ] + (["--idle"] if args.idle else []) + (["--gil"] if args.gil else [])  # fmt: skip
         spy = subprocess.Popen(record, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         started = time.monotonic()
+        sent_before = SMSVerification.objects.filter(status="sent").count()
         processes.wait_until(
             lambda: SMSVerification.objects.filter(status="sent").count() >= args.rows,
             timeout=300,
@@ -83,6 +101,26 @@ def main() -> None:
         databases.reset_state()
     print(f"drained in {elapsed:.1f} s after the first send")
     summarize(raw, args.top)
+    if args.gil:
+        breakdown(raw, sends=args.rows - sent_before)
+
+
+def breakdown(raw: Path, *, sends: int) -> None:
+    """Sampled GIL-holding time per send of each BREAKDOWN step, and its share."""
+    steps = {label: 0 for label, _ in BREAKDOWN} | {OTHER: 0}
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        functions = {frame.split(" (", 1)[0] for frame in stack.split(";")}
+        label = next((label for label, names in BREAKDOWN if functions.intersection(names)), OTHER)
+        steps[label] += int(count)
+    total = sum(steps.values()) or 1
+    print(f"\nper send ({sends} sends sampled; GIL-holding samples at {RATE} Hz):")
+    for label, count in steps.items():
+        per_send_ms = 1000 * count / RATE / max(1, sends)
+        print(f"  {per_send_ms:6.3f} ms  {100 * count / total:5.1f}%  {label}")
+    print(f"  {1000 * total / RATE / max(1, sends):6.3f} ms  total")
 
 
 if __name__ == "__main__":
