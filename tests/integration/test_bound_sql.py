@@ -4,10 +4,13 @@ and never prepared when the threshold is off (connection poolers)."""
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 from django.db import connection
 
-from verification.models import SMSVerification
+from tests.factories import make_verification
+from verification import sending
+from verification.models import DeliveryStatus, SMSVerification
 
 pytestmark = [
     pytest.mark.django_db,
@@ -21,9 +24,7 @@ TABLE = SMSVerification._meta.db_table
 
 
 def _prepared_inserts() -> list[str]:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT statement FROM pg_prepared_statements")
-        return [s for (s,) in cursor.fetchall() if s.startswith(f'INSERT INTO "{TABLE}"')]
+    return [s for s in _prepared_statements() if s.startswith(f'INSERT INTO "{TABLE}"')]
 
 
 def _send_codes(api_client, count: int) -> None:
@@ -52,3 +53,34 @@ def test_nothing_is_prepared_with_the_threshold_off(api_client, monkeypatch):
 
     assert _prepared_inserts() == []
     assert SMSVerification.objects.count() == 8
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_migration_changing_a_returned_column_costs_no_claim():
+    """A worker that prepared its claim keeps claiming after a migration widened a column
+    the claim returns (the deploy migrates before it restarts the workers)."""
+    rows = [make_verification(phone=f"+7999123{n:04d}")[0] for n in range(8)]
+    for row in rows[:7]:  # past the threshold: the claim is now a prepared statement
+        assert sending._claim(row.id) is not None
+    assert any("RETURNING" in s for s in _prepared_statements())
+
+    settings = connection.settings_dict
+    with psycopg.connect(
+        dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"],
+        port=settings["PORT"] or 5432, autocommit=True,
+    ) as migration:  # fmt: skip
+        migration.execute(f'ALTER TABLE "{TABLE}" ALTER COLUMN channel TYPE varchar(12)')
+        try:
+            claimed = sending._claim(rows[7].id)
+        finally:
+            migration.execute(f'ALTER TABLE "{TABLE}" ALTER COLUMN channel TYPE varchar(8)')
+
+    assert claimed is not None
+    assert claimed.id == rows[7].id
+    assert SMSVerification.objects.get(id=rows[7].id).status == DeliveryStatus.SENDING
+
+
+def _prepared_statements() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [s for (s,) in cursor.fetchall()]
