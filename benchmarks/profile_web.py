@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from benchmarks import databases, harness, load, processes, procfile
@@ -68,16 +69,22 @@ def main() -> None:
     summarize(raw, args.top)
 
 
-def summarize(raw: Path, top: int) -> None:
-    inclusive: collections.Counter[str] = collections.Counter()
-    exclusive: collections.Counter[str] = collections.Counter()
-    total = 0
+def samples(raw: Path) -> Iterator[tuple[list[str], int]]:
+    """py-spy's raw output: each stack's Python frames (outermost first; none for a sample
+    without any) and its sample count."""
     for line in raw.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue
-        count = int(count_text)
         frames = [f for f in stack.split(";") if not f.startswith(("process ", "thread "))]
+        yield frames, int(count_text)
+
+
+def summarize(raw: Path, top: int) -> None:
+    inclusive: collections.Counter[str] = collections.Counter()
+    exclusive: collections.Counter[str] = collections.Counter()
+    total = 0
+    for frames, count in samples(raw):
         if not frames:
             continue
         total += count

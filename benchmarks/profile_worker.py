@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from benchmarks import databases, drain, harness, processes, procfile, rabbitmq
-from benchmarks.profile_web import summarize
+from benchmarks.profile_web import samples, summarize
 
 RATE = 200  # samples per second
 # Steps of a send, by a function on the sampled stack; the first match wins.
@@ -108,13 +108,10 @@ def main() -> None:
 def breakdown(raw: Path, *, sends: int) -> None:
     """Sampled GIL-holding time per send of each BREAKDOWN step, and its share."""
     steps = {label: 0 for label, _ in BREAKDOWN} | {OTHER: 0}
-    for line in raw.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not count.isdigit():
-            continue
-        functions = {frame.split(" (", 1)[0] for frame in stack.split(";")}
+    for frames, count in samples(raw):
+        functions = {frame.split(" (", 1)[0] for frame in frames}
         label = next((label for label, names in BREAKDOWN if functions.intersection(names)), OTHER)
-        steps[label] += int(count)
+        steps[label] += count
     total = sum(steps.values()) or 1
     print(f"\nper send ({sends} sends sampled; GIL-holding samples at {RATE} Hz):")
     for label, count in steps.items():

@@ -22,7 +22,7 @@ class SettingsCached(Generic[T]):
         os.register_at_fork(after_in_child=self._after_fork_in_child)
 
     def get(self) -> T:
-        key = (os.getpid(), self._key())
+        key = self._key()
         cached = self._cached  # one read: another thread may replace it meanwhile
         if cached is not None and cached[0] == key:
             return cached[1]

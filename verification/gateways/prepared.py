@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 from requests.structures import CaseInsensitiveDict
@@ -45,24 +45,12 @@ def prepare(
         return request
     request = requests.PreparedRequest()
     request.method = method.upper()
-    query = urlencode(_query_pairs(params), doseq=True)
-    request.url = f"{base}?{query}" if query else base
+    # requests' own encoder of `params` (None dropped, lists spread, text as UTF-8).
+    query = requests.PreparedRequest._encode_params(dict(params))
+    request.url = f"{base}?{query!s}" if query else base
     request.headers = CaseInsensitiveDict(headers)
     if request.method not in _BODILESS:
         # What prepare_content_length adds to a bodiless POST.
         request.headers["Content-Length"] = "0"
     request.body = None
     return request
-
-
-def _query_pairs(params: Mapping[str, Any]) -> list[tuple[Any, Any]]:
-    """`PreparedRequest._encode_params`' pairs: None dropped, lists spread, text as UTF-8."""
-    pairs: list[tuple[Any, Any]] = []
-    for key, values in params.items():
-        if isinstance(values, str | bytes) or not hasattr(values, "__iter__"):
-            values = [values]
-        name = key.encode("utf-8") if isinstance(key, str) else key
-        for value in values:
-            if value is not None:
-                pairs.append((name, value.encode("utf-8") if isinstance(value, str) else value))
-    return pairs

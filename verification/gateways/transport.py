@@ -18,8 +18,6 @@ from urllib.parse import urlsplit
 import requests
 from greensms.http.rest import HttpClient
 from greensms.utils.attr_dict import AttrDict
-from requests.structures import CaseInsensitiveDict
-from requests.utils import get_encoding_from_headers
 from urllib3.util import Timeout
 
 from verification.gateways import prepared
@@ -54,27 +52,10 @@ def _new_session() -> requests.Session:
         os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
     )
     # No urllib3 retries: a retried send could deliver a code twice; Celery decides retries.
-    adapter = ProviderAdapter(pool_connections=4, pool_maxsize=POOL_MAXSIZE, max_retries=0)
+    adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=POOL_MAXSIZE, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
-
-
-class ProviderAdapter(DeadlineAdapter):
-    """The pooled adapter, whose responses skip the cookie jar: the provider's API sets no
-    cookie, and nothing here would send one back."""
-
-    def build_response(self, req: requests.PreparedRequest, resp: Any) -> requests.Response:
-        response = requests.Response()
-        response.status_code = resp.status
-        response.headers = CaseInsensitiveDict(resp.headers)
-        response.encoding = get_encoding_from_headers(response.headers)
-        response.raw = resp
-        response.reason = resp.reason
-        response.url = req.url or ""
-        response.request = req
-        response.connection = self  # type: ignore[attr-defined]
-        return response
 
 
 # One Session per process: a forked child (Celery prefork) must never reuse the parent's
