@@ -22,6 +22,7 @@ from django.db import transaction
 from kombu.exceptions import KombuError
 from redis.exceptions import RedisError
 
+from project import redis_publish
 from project.celery import app
 
 logger = logging.getLogger(__name__)
@@ -66,7 +67,12 @@ def publish_options(**options: Any) -> dict[str, Any]:
 
 def _publish(name: str, args: tuple[Any, ...], **options: Any) -> bool:
     try:
-        app.send_task(name, args, **publish_options(**options))
+        if options.keys() == {"expires"} and redis_publish.can_publish(app, name):
+            # Redis broker: the same message without kombu's producer (a third of send-code's
+            # cost over storing its row; project/redis_publish.py).
+            redis_publish.publish(app, name, args, expires=options["expires"])
+        else:
+            app.send_task(name, args, **publish_options(**options))
     except PUBLISH_ERRORS as exc:
         logger.warning(
             "could not publish %s%s (%s); beat will re-dispatch it", name, args, type(exc).__name__
