@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
-from celery import Celery
+from celery import Celery, Task
 from celery.app.task import extract_exec_options  # type: ignore[attr-defined]  # untyped
 from celery.signals import after_task_publish, before_task_publish, task_sent
 from celery.utils.nodenames import anon_nodename
@@ -33,18 +33,17 @@ from redis.exceptions import ConnectionError
 from redis.retry import Retry
 
 TRANSPORT = "project.redis_transport:Transport"
-# kombu's delivery mode for a persistent message, and its virtual channel's body encoding.
+# kombu's delivery mode of a persistent message.
 PERSISTENT = 2
 
 
 def can_publish(app: Celery, name: str) -> bool:
     """Whether `publish` may carry task `name`'s message instead of `send_task`."""
-    conf = app.conf
+    task = app.tasks.get(name)
     return (
-        conf.broker_transport == TRANSPORT
-        and _queue_of(app, name) is not None
-        and _plain_task(app, name)
-        and not conf.task_send_sent_event
+        _queue_of(app, name) is not None
+        and (task is None or _plain(task))
+        and not app.conf.task_send_sent_event
         and not task_sent.receivers  # the deprecated signal only send_task sends
         # A task published from a task is linked to it (root_id, parent_id) by send_task.
         and app.current_worker_task is None
@@ -111,26 +110,26 @@ def publish(app: Celery, name: str, args: tuple[Any, ...], *, expires: datetime 
 
 def publisher(app: Celery) -> redis.Redis:
     """This process's Redis client for the app's current broker."""
-    options = app.conf.broker_transport_options or {}
-    return _client(app.conf.broker_url, *(options.get(name) for name in _SOCKET_OPTIONS))
+    return _client(app, app.conf.broker_url)
+
+
+@functools.cache
+def _client(app: Celery, url: str) -> redis.Redis:
+    # celeryconfig's socket options for the transport. One immediate retry on a dropped
+    # connection (a Redis restart leaves pooled sockets dead), as its publish retry policy
+    # allows; none on a timeout, so a black-holed broker costs one socket timeout.
+    # redis-py's pool reconnects in a forked child on its own.
+    transport = app.conf.broker_transport_options or {}
+    options = {name: transport[name] for name in _SOCKET_OPTIONS if name in transport}
+    return redis.Redis.from_url(
+        url, retry=Retry(NoBackoff(), 1, supported_errors=(ConnectionError,)), **options
+    )
 
 
 # celeryconfig's transport options that the client takes as they are.
 _SOCKET_OPTIONS = (
     "socket_timeout", "socket_connect_timeout", "socket_keepalive", "health_check_interval"
 )  # fmt: skip
-
-
-@functools.cache
-def _client(url: str, *socket_options: Any) -> redis.Redis:
-    # One immediate retry on a dropped connection (a Redis restart leaves pooled sockets
-    # dead), as celeryconfig's publish retry policy allows; none on a timeout, so a
-    # black-holed broker costs one socket timeout. redis-py's pool reconnects in a forked
-    # child on its own.
-    options = {k: v for k, v in zip(_SOCKET_OPTIONS, socket_options, strict=True) if v is not None}
-    return redis.Redis.from_url(
-        url, retry=Retry(NoBackoff(), 1, supported_errors=(ConnectionError,)), **options
-    )
 
 
 @functools.cache
@@ -144,21 +143,21 @@ _PLAIN_EXEC_OPTIONS = {"expires", "time_limit", "soft_time_limit", "serializer"}
 
 
 @functools.cache
-def _plain_task(app: Celery, name: str) -> bool:
-    """Whether task `name`, if registered in this process, sets nothing this module does not
-    carry (a queue, a priority, another serializer...)."""
-    task = app.tasks.get(name)
-    if task is None:
-        return True
+def _plain(task: Task) -> bool:
+    """Whether a task registered in this process sets nothing for its messages that this
+    module does not carry (a queue, a priority, another serializer...)."""
     options = {k: v for k, v in extract_exec_options(task).items() if v is not None}
     return options.keys() <= _PLAIN_EXEC_OPTIONS and options.get("serializer", "json") == "json"
 
 
 @functools.cache
 def _queue_of(app: Celery, name: str) -> str | None:
-    """The list task `name`'s messages go to, when task_routes names only a queue with a
-    direct exchange: Celery then publishes through the default exchange with the queue's
-    name as routing key, which kombu's Redis channel turns into an LPUSH onto that name."""
+    """The list task `name`'s messages go to, on this module's transport, when task_routes
+    names only a queue with a direct exchange: Celery then publishes through the default
+    exchange with the queue's name as routing key, which kombu's Redis channel turns into an
+    LPUSH onto that name."""
+    if app.conf.broker_transport != TRANSPORT:
+        return None
     route = app.amqp.router.route({}, name, (), {}, None)
     queue = route.get("queue")
     if queue is None or route.keys() != {"queue"}:
