@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
@@ -80,7 +81,20 @@ class ChannelField(serializers.CharField):
         return value
 
 
-class SendCodeInputSerializer(serializers.Serializer):
+class ShallowFieldsSerializer(serializers.Serializer):
+    """An input serializer of the hot paths, whose fields are copied shallowly per request.
+
+    DRF deep-copies every declared field for each serializer instance, which re-runs each
+    field's `__init__` (a ChoiceField rebuilds its choices): a tenth of send-code's Python
+    CPU. A shallow copy isolates what a request changes: binding assigns the copy's own
+    attributes, and validation only reads what copies share (validators, messages, choices).
+    """
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {name: copy.copy(field) for name, field in self._declared_fields.items()}
+
+
+class SendCodeInputSerializer(ShallowFieldsSerializer):
     phone = PhoneField()
     language = serializers.ChoiceField(
         choices=texts.LANGUAGES,
@@ -111,7 +125,7 @@ class CodeField(serializers.CharField):
     """Anything that is not a plausible code is `invalid_code` (services decide, one answer)."""
 
 
-class VerifyCodeInputSerializer(serializers.Serializer):
+class VerifyCodeInputSerializer(ShallowFieldsSerializer):
     phone = PhoneField()
     code = CodeField(max_length=16, trim_whitespace=True)
 
