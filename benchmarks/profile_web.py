@@ -7,7 +7,7 @@ functions that hold the most samples, inclusive and exclusive.
 
     .venv/bin/pip install py-spy
     .venv/bin/python -m benchmarks.profile_web [/api/auth/send-code/] [--connections 32]
-        [--seconds 10] [--idle] [--out /tmp/send-code.txt] [--env NAME=VALUE ...]
+        [--seconds 10] [--idle | --gil] [--out /tmp/send-code.txt] [--env NAME=VALUE ...]
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--idle", action="store_true", help="count samples spent waiting too")
+    parser.add_argument("--gil", action="store_true", help="only the thread holding the GIL")
     parser.add_argument("--out", default=None, help="keep the collapsed stacks here")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for gunicorn")
     parser.add_argument("--top", type=int, default=40)
@@ -54,7 +55,7 @@ def main() -> None:
             py_spy, "record", "--pid", str(master), "--subprocesses", "--rate", "200",
             "--format", "raw", "--output", str(raw), "--duration", str(args.seconds + 1),
             "--nonblocking",
-        ] + (["--idle"] if args.idle else [])  # fmt: skip
+        ] + (["--idle"] if args.idle else []) + (["--gil"] if args.gil else [])  # fmt: skip
         spy = subprocess.Popen(record, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(0.5)
         result = load.run_wrk(
