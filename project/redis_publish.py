@@ -29,7 +29,7 @@ from celery.utils.nodenames import anon_nodename
 from kombu.utils.json import dumps
 from kombu.utils.uuid import uuid
 from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.retry import Retry
 
 TRANSPORT = "project.redis_transport:Transport"
@@ -122,7 +122,7 @@ def _client(app: Celery, url: str) -> redis.Redis:
     transport = app.conf.broker_transport_options or {}
     options = {name: transport[name] for name in _SOCKET_OPTIONS if name in transport}
     return redis.Redis.from_url(
-        url, retry=Retry(NoBackoff(), 1, supported_errors=(ConnectionError,)), **options
+        url, retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)), **options
     )
 
 
