@@ -75,7 +75,7 @@ def publish(app: Celery, name: str, args: tuple[Any, ...], *, expires: datetime 
         # What as_task_v2 would compute, cheaper: reprs of plain ids, this process's name.
         argsrepr=repr(args),
         kwargsrepr="{}",
-        origin=_origin(os.getpid()),
+        origin=_origin(),
         reply_to=app.thread_oid,
         ignore_result=None,  # type: ignore[arg-type]  # send_task's too: a null header
         time_limit=None if task is None else task.time_limit,
@@ -133,9 +133,12 @@ _SOCKET_OPTIONS = (
 
 
 @functools.cache
-def _origin(pid: int) -> str:
-    """Celery's `origin` header: this process's name (per pid: workers are forked)."""
+def _origin() -> str:
+    """Celery's `origin` header: this process's name (forgotten in a forked child)."""
     return anon_nodename()
+
+
+os.register_at_fork(after_in_child=_origin.cache_clear)
 
 
 # What a registered task may set for send_task's message to be this module's.
