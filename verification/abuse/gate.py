@@ -148,27 +148,21 @@ class SendGate:
     def __init__(self) -> None:
         self._script: Any = None
 
+    def script(self) -> Any:
+        """The script, registered with redis-py (its `sha` names it to EVALSHA)."""
+        if self._script is None:
+            self._script = get_redis().register_script(_GATE_SCRIPT)
+        return self._script
+
     def check(self, request: GateRequest) -> Verdict:
         """Raises RedisUnavailable when Redis cannot answer."""
+        return self.run(spec_json(request))
+
+    def run(self, spec: str) -> Verdict:
+        """The script on a spec of `spec_json`. Raises RedisUnavailable."""
         client = get_redis()
-        if self._script is None:
-            self._script = client.register_script(_GATE_SCRIPT)
-        spec: dict[str, Any] = {
-            "now": request.now,
-            "limits": [[KEY_PREFIX + lim.key, lim.limit, lim.window] for lim in request.limits],
-            "deny": request.deny,
-        }
-        if request.cooldown is not None:
-            c = request.cooldown
-            spec["cooldown"] = [KEY_PREFIX + c.key, c.base, c.limit_index + 1, MAX_COOLDOWN]
-        for name in ("rules", "budget", "counts"):
-            value = getattr(request, name)
-            if value:
-                spec[name] = value
-        if request.then_set is not None:
-            spec["set"] = list(request.then_set)
         try:
-            status, a, b, fired = self._script(keys=[], args=[json.dumps(spec)], client=client)
+            status, a, b, fired = self.script()(keys=[], args=[spec], client=client)
         except RedisError as exc:
             raise redis_failed(exc) from exc
         rules = tuple(fired.decode().split(",")) if fired else ()
@@ -178,6 +172,25 @@ class SendGate:
         if status == PAUSED:
             return Verdict(PAUSED, retry_after=int(a), first_pause=bool(b), fired=rules)
         return Verdict(status, retry_after=int(a), fired=rules)
+
+
+def spec_json(request: GateRequest) -> str:
+    """The script's one argument: the request's keys, limits, rules and caps."""
+    spec: dict[str, Any] = {
+        "now": request.now,
+        "limits": [[KEY_PREFIX + lim.key, lim.limit, lim.window] for lim in request.limits],
+        "deny": request.deny,
+    }
+    if request.cooldown is not None:
+        c = request.cooldown
+        spec["cooldown"] = [KEY_PREFIX + c.key, c.base, c.limit_index + 1, MAX_COOLDOWN]
+    for name in ("rules", "budget", "counts"):
+        value = getattr(request, name)
+        if value:
+            spec[name] = value
+    if request.then_set is not None:
+        spec["set"] = list(request.then_set)
+    return json.dumps(spec)
 
 
 send_gate = SendGate()

@@ -50,20 +50,15 @@ def check_send(
     `per_phone=False` skips the per-phone limits and the cooldown (test numbers, a fallback
     for a code already counted); `paid=False` reserves no price (no message will be sent).
     """
-    now = time.time()
-    client = client_key(client_ip)
-    request = GateRequest(
-        now=now,
-        limits=limits.send_limits(phone, client, per_phone=per_phone),
-        cooldown=limits.resend_cooldown(phone, client) if per_phone else None,
-        budget=budget.script_budget(now, channel) if paid else None,
+    request = send_request(
+        phone=phone,
+        facts=facts,
+        client_ip=client_ip,
+        channel=channel,
         then_set=then_set,
+        per_phone=per_phone,
+        paid=paid,
     )
-    if _rules_apply(phone, client_ip):
-        subject = rules.Subject(facts.country, facts.prefix, client)
-        request.rules = rules.script_rules(subject, now)
-        request.counts = rules.script_counts(subject, now)
-        request.deny = settings.ABUSE_PROTECTION == "deny"
     verdict = send_gate.check(request)
 
     if verdict.status == BLOCKED:
@@ -81,6 +76,34 @@ def check_send(
             phone=phone, facts=facts, client_ip=client_ip, rules=verdict.fired, blocked=False
         )
     return Clearance(hits=verdict.hits if per_phone else 0, cooldown=verdict.cooldown)
+
+
+def send_request(
+    *,
+    phone: str,
+    facts: PhoneFacts,
+    client_ip: str | None,
+    channel: str,
+    then_set: tuple[str, str, int] | None,
+    per_phone: bool,
+    paid: bool,
+) -> GateRequest:
+    """What the send gate checks and counts for this request (check_send's arguments)."""
+    now = time.time()
+    client = client_key(client_ip)
+    request = GateRequest(
+        now=now,
+        limits=limits.send_limits(phone, client, per_phone=per_phone),
+        cooldown=limits.resend_cooldown(phone, client) if per_phone else None,
+        budget=budget.script_budget(now, channel) if paid else None,
+        then_set=then_set,
+    )
+    if _rules_apply(phone, client_ip):
+        subject = rules.Subject(facts.country, facts.prefix, client)
+        request.rules = rules.script_rules(subject, now)
+        request.counts = rules.script_counts(subject, now)
+        request.deny = settings.ABUSE_PROTECTION == "deny"
+    return request
 
 
 def _rules_apply(phone: str, client_ip: str | None) -> bool:
