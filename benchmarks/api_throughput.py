@@ -28,6 +28,9 @@ CONNECTIONS = (8, 32, 128)
 WHATIF_FLOOR = "bare DRF POST (floor), durable-floor group"
 DURABLE_FLOOR = "durable floor: bare DRF + libphonenumber + one raw INSERT"
 SEND_RULES_ON = "send-code, abuse rules on (durable-floor group)"
+ROUND_TRIPS = "durable floor + send-code's two Redis round trips, no other Python"
+ONE_ROUND_TRIP = "what-if: the same, the LPUSH pipelined into the gate's round trip"
+FLOOR_VARIANTS = (DURABLE_FLOOR, ROUND_TRIPS, ONE_ROUND_TRIP)
 # The issue's targets for send-code against the durable floor, at 32 connections.
 FLOOR_RATIO_TARGET = 0.7
 ENDPOINTS = {
@@ -80,11 +83,15 @@ def protection_cost(
 def durable_floor_group(
     sandbox_url: str, script: Any, base: str
 ) -> dict[tuple[str, int], list[load.WrkResult]]:
-    """Bare DRF, the durable floor and send-code with every abuse rule evaluated (the deny
-    gunicorn of protection_cost), alternated at 32 connections."""
+    """Bare DRF, the durable floor, the floor with send-code's round trips (and, what-if, with
+    them folded into one) and send-code with every abuse rule evaluated, alternated at 32
+    connections. All but the first two run on the deny gunicorn of protection_cost, so the
+    gate's script does all its work."""
     send = ENDPOINTS["send-code (this service)"]
     with _rules_on_web(sandbox_url, "web-rules-on") as deny_base:
-        for url in (base + "/bench/durable-floor/", deny_base + send):
+        round_trips = deny_base + "/bench/round-trips-floor/"
+        one_round_trip = deny_base + "/bench/one-round-trip-floor/"
+        for url in (base + "/bench/durable-floor/", round_trips, one_round_trip, deny_base + send):
             load.run_wrk(url, script=script, connections=8, seconds=2)
         harness.log("api_throughput: durable floor group at 32 connections")
         runs = reporting.alternate(
@@ -93,6 +100,8 @@ def durable_floor_group(
                     WHATIF_FLOOR, base + ENDPOINTS["bare DRF POST (floor)"], script
                 ),
                 DURABLE_FLOOR: _metered(DURABLE_FLOOR, base + "/bench/durable-floor/", script),
+                ROUND_TRIPS: _metered(ROUND_TRIPS, round_trips, script),
+                ONE_ROUND_TRIP: _metered(ONE_ROUND_TRIP, one_round_trip, script),
                 SEND_RULES_ON: _metered(SEND_RULES_ON, deny_base + send, script),
             }
         )
@@ -181,6 +190,9 @@ def run_floor_only() -> str:
         ["endpoint (32 conns)", "req/s", "p99 ms"], rows, title="1. Durable floor"
     )
     text += f"\nsend-code with the abuse rules on ÷ the durable floor: **{send / floor:.2f}×**\n"
+    text += _ceiling_line(
+        {name: reporting.median(r.rps for r in results[(name, 32)]) for name in FLOOR_VARIANTS}
+    )
     return text + "\n" + machine_cpu_report()
 
 
@@ -468,7 +480,7 @@ def _report(results: dict[tuple[str, int], list[load.WrkResult]]) -> tuple[str, 
         floor_name = "bare DRF POST (floor)"
         if "worker" in name:
             floor_name = "bare DRF POST (floor), worker running"
-        elif "durable-floor group" in name or name == DURABLE_FLOOR:
+        elif "durable-floor group" in name or name in FLOOR_VARIANTS:
             floor_name = WHATIF_FLOOR
         rps = med(name, connections, "rps")
         ratio = rps / med(floor_name, connections, "rps")
@@ -512,7 +524,18 @@ def _report(results: dict[tuple[str, int], list[load.WrkResult]]) -> tuple[str, 
         f"{'met' if rules_on['p99_ms'] < 100 else 'missed'}); the durable floor is "
         f"{floor['ratio']:.2f}× a bare DRF POST.\n"
     )
+    text += _ceiling_line({name: figures[f"{name}@32"]["rps"] for name in FLOOR_VARIANTS})
     return text, figures
+
+
+def _ceiling_line(rps: dict[str, float]) -> str:
+    floor = rps[DURABLE_FLOOR]
+    return (
+        f"\nThe durable floor with send-code's two Redis round trips and none of its other "
+        f"Python (the ceiling of send-code's ratio while it makes them): "
+        f"**{rps[ROUND_TRIPS] / floor:.2f}×** the floor; with the LPUSH pipelined into the "
+        f"gate's round trip (what-if): {rps[ONE_ROUND_TRIP] / floor:.2f}×.\n"
+    )
 
 
 def main() -> None:

@@ -12,6 +12,8 @@ urlpatterns = [
     path("bench/sync-send/", bench_views.SyncSendView.as_view()),
     path("bench/insert-only/", bench_views.InsertOnlyView.as_view()),
     path("bench/durable-floor/", bench_views.DurableFloorView.as_view()),
+    path("bench/round-trips-floor/", bench_views.RoundTripsFloorView.as_view()),
+    path("bench/one-round-trip-floor/", bench_views.OneRoundTripFloorView.as_view()),
 ]
 
 __all__ = ["handler404", "handler500", "urlpatterns"]
