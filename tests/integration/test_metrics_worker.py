@@ -5,7 +5,7 @@ stopped consuming shows as queue depth and the age of the oldest waiting code.""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -46,18 +46,28 @@ def statuses(ids: list[str]) -> set[str]:
     return set(SMSVerification.objects.filter(id__in=ids).values_list("status", flat=True))
 
 
+def scrape_when(api_client, counted: Callable[[Samples], bool]) -> Samples:
+    """The worker counts an event just after it records it on the row: scrape until the
+    counts have caught up with what the rows say."""
+
+    def caught_up() -> Samples | None:
+        samples = scrape(api_client)
+        return samples if counted(samples) else None
+
+    return wait_for(caught_up)
+
+
+def sent(samples: Samples, channel: str = "sms") -> float:
+    return samples.value("verification_sends_total", channel=channel, result="sent")
+
+
 def test_a_code_sent_and_delivered_moves_sends_latency_and_deliveries(api_client, sending):
     # when: a code goes through the worker to the provider
     ids = request_codes(api_client, 2)
     wait_for(lambda: statuses(ids) == {"sent"})
 
-    # then (the worker counts a send just after it records the row as sent)
-    def counted() -> Samples | None:
-        samples = scrape(api_client)
-        sent = samples.value("verification_sends_total", channel="sms", result="sent")
-        return samples if sent == 2 else None
-
-    samples = wait_for(counted)
+    # then
+    samples = scrape_when(api_client, lambda samples: sent(samples) == 2)
     latency = "verification_provider_request_seconds"
     assert samples.value(f"{latency}_count", operation="send") == 2
     assert samples.value(f"{latency}_bucket", operation="send", le="+Inf") == 2
@@ -67,8 +77,15 @@ def test_a_code_sent_and_delivered_moves_sends_latency_and_deliveries(api_client
     poll_delivery_statuses.delay()
     wait_for(lambda: statuses(ids) == {"delivered"})
 
-    samples = scrape(api_client)
-    assert samples.value("verification_deliveries_total", channel="sms", status="delivered") == 2
+    deliveries = "verification_deliveries_total"
+    samples = scrape_when(
+        api_client,
+        lambda samples: (
+            samples.value(f"{latency}_count", operation="status") >= 2
+            and samples.value(deliveries, channel="sms", status="delivered") >= 2
+        ),
+    )
+    assert samples.value(deliveries, channel="sms", status="delivered") == 2
     assert samples.value(f"{latency}_count", operation="status") == 2
 
 
@@ -80,8 +97,10 @@ def test_a_failed_delivery_is_counted_as_failed(api_client, sending):
     poll_delivery_statuses.delay()
     wait_for(lambda: statuses(ids) == {"failed"})
 
-    samples = scrape(api_client)
-    assert samples.value("verification_deliveries_total", channel="sms", status="failed") == 1
+    def failed(samples: Samples) -> float:
+        return samples.value("verification_deliveries_total", channel="sms", status="failed")
+
+    assert failed(scrape_when(api_client, lambda samples: failed(samples) >= 1)) == 1
 
 
 def test_balance_check_sets_the_balance_gauge(api_client, sending):
@@ -90,10 +109,16 @@ def test_balance_check_sets_the_balance_gauge(api_client, sending):
 
     check_balance.delay()
 
-    wait_for(lambda: scrape(api_client).has("verification_provider_balance"))
-    samples = scrape(api_client)
+    latency = "verification_provider_request_seconds_count"
+    samples = scrape_when(
+        api_client,
+        lambda samples: (
+            samples.has("verification_provider_balance")
+            and samples.value(latency, operation="balance") >= 1
+        ),
+    )
     assert samples.value("verification_provider_balance") == 321.5
-    assert samples.value("verification_provider_request_seconds_count", operation="balance") == 1
+    assert samples.value(latency, operation="balance") == 1
     assert samples.value("verification_provider_balance_age_seconds") < 30
 
 
@@ -104,8 +129,13 @@ def test_insufficient_funds_opens_the_breaker_and_counts_a_retry(api_client, sen
 
     request_codes(api_client, 1)
 
-    wait_for(lambda: scrape(api_client).value("verification_funds_breaker_open") == 1)
-    samples = scrape(api_client)
+    samples = scrape_when(
+        api_client,
+        lambda samples: (
+            samples.value("verification_funds_breaker_open") == 1
+            and samples.value("verification_sends_total", channel="sms", result="retry") >= 1
+        ),
+    )
     assert samples.value("verification_sends_total", channel="sms", result="retry") == 1
     errors = "verification_provider_errors_total"
     assert samples.value(errors, operation="send", error="InsufficientFunds") == 1
@@ -150,11 +180,10 @@ def test_a_stopped_workers_backlog_shows_as_depth_and_age(
 
     # then: the backlog drains and the gauges fall back
     wait_for(lambda: statuses(ids) == {"sent"})
-    samples = scrape(api_client)
+    samples = scrape_when(api_client, lambda samples: sent(samples) == 3)
     assert samples.value("verification_queue_depth", queue="sms") == 0
     assert samples.value("verification_oldest_queued_seconds") == 0
     assert samples.value("verification_workers", queue="sms") == 1
-    assert samples.value("verification_sends_total", channel="sms", result="sent") == 3
 
 
 def test_the_channel_label_follows_the_rows_channel(api_client, sending, settings):
@@ -170,12 +199,15 @@ def test_the_channel_label_follows_the_rows_channel(api_client, sending, setting
     wait_for(lambda: statuses(ids) == {"delivered"})
 
     # then
-    samples = scrape(api_client)
+    def delivered(samples: Samples, channel: str) -> float:
+        return samples.value("verification_deliveries_total", channel=channel, status="delivered")
+
+    samples = scrape_when(
+        api_client, lambda samples: delivered(samples, "call") + delivered(samples, "sms") >= 2
+    )
     for channel in ("call", "sms"):
-        assert samples.value("verification_sends_total", channel=channel, result="sent") == 1
-        assert (
-            samples.value("verification_deliveries_total", channel=channel, status="delivered") == 1
-        )
+        assert sent(samples, channel) == 1
+        assert delivered(samples, channel) == 1
 
 
 def test_codes_expired_unsent_are_counted_under_their_channel(api_client):
