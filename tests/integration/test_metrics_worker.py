@@ -148,10 +148,15 @@ def test_insufficient_funds_opens_the_breaker_and_counts_a_retry(api_client, sen
 
 @pytest.fixture
 def stopped_sms_consumer(live_worker) -> Iterator[object]:
-    """The worker stops consuming `sms` (as if every sending worker were down)."""
+    """The worker stops consuming `sms` (as if every sending worker were down), its queue
+    empty of what earlier tests left in it."""
+    consume_sms(live_worker, consume=False)
+    # On Redis the worker's BRPOP may still wait on `sms` for up to its timeout (1 s) after
+    # the cancel; kombu puts a message that it pops then back on the queue. Empty the queue
+    # after that.
+    time.sleep(1.2)
     with celery_app.connection_for_write() as conn:
         conn.SimpleQueue(celery_app.amqp.queues["sms"]).clear()  # type: ignore[arg-type]
-    consume_sms(live_worker, consume=False)
     heartbeat.beat(live_worker)
     try:
         yield live_worker
