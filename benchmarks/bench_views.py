@@ -103,22 +103,31 @@ class InsertOnlyView(APIView):
         return _accepted(row)
 
 
+def _floor_phone(request: Request) -> str:
+    """The durable floor's input: a plain CharField, the phone parsed and formatted by
+    libphonenumber (400 when it is no number)."""
+    data = BareInputSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    try:
+        number = phonenumbers.parse(data.validated_data["phone"], "RU")
+    except phonenumbers.NumberParseException:
+        raise serializers.ValidationError({"phone": "invalid"}) from None
+    if not phonenumbers.is_valid_number(number):
+        raise serializers.ValidationError({"phone": "invalid"})
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _floor_accepted(row: SMSVerification) -> Response:
+    return Response(
+        {"phone": row.phone, "verification_id": str(row.id)}, status=status.HTTP_202_ACCEPTED
+    )
+
+
 class DurableFloorView(APIView):
     def post(self, request: Request) -> Response:
-        data = BareInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        try:
-            number = phonenumbers.parse(data.validated_data["phone"], "RU")
-        except phonenumbers.NumberParseException:
-            raise serializers.ValidationError({"phone": "invalid"}) from None
-        if not phonenumbers.is_valid_number(number):
-            raise serializers.ValidationError({"phone": "invalid"})
-        phone = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-        row = _new_row(phone, None)
+        row = _new_row(_floor_phone(request), None)
         SMSVerification.objects.insert(row)  # one precompiled INSERT, as send-code's
-        return Response(
-            {"phone": phone, "verification_id": str(row.id)}, status=status.HTTP_202_ACCEPTED
-        )
+        return _floor_accepted(row)
 
 
 class RoundTripsFloorView(APIView):
@@ -129,66 +138,39 @@ class RoundTripsFloorView(APIView):
     spec: str | None = None
 
     def post(self, request: Request) -> Response:
-        data = BareInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        try:
-            number = phonenumbers.parse(data.validated_data["phone"], "RU")
-        except phonenumbers.NumberParseException:
-            raise serializers.ValidationError({"phone": "invalid"}) from None
-        if not phonenumbers.is_valid_number(number):
-            raise serializers.ValidationError({"phone": "invalid"})
-        phone = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-        row = _new_row(phone, None)
-        gate.send_gate.run(self._spec(request).replace(self.TEMPLATE_PHONE, phone))
+        row = _new_row(_floor_phone(request), None)
+        gate.send_gate.run(self._spec(request).replace(self.TEMPLATE_PHONE, row.phone))
         SMSVerification.objects.insert(row)
         # The gate's client: the same Redis as the broker in `make bench`, and any broker's.
         get_redis().lpush("bench:round-trips", self.MESSAGE)
-        return Response(
-            {"phone": phone, "verification_id": str(row.id)}, status=status.HTTP_202_ACCEPTED
-        )
+        return _floor_accepted(row)
 
     def _spec(self, request: Request) -> str:
+        """send-code's gate spec for TEMPLATE_PHONE, built once by the service's code; the
+        script is loaded into Redis then too (a pipelined EVALSHA does not load it)."""
         if RoundTripsFloorView.spec is None:
             phone = self.TEMPLATE_PHONE
-            row = _new_row(phone, None)
             gate_request = guard.send_request(
                 phone=phone,
                 facts=policy.screen_phone(phone),
                 client_ip=client_ip(request),
                 channel="sms",
-                then_set=verification_cache.entry(phone, row),
+                then_set=verification_cache.entry(phone, _new_row(phone, None)),
                 per_phone=True,
                 paid=True,
             )
+            get_redis().script_load(gate.send_gate.script().script)
             RoundTripsFloorView.spec = gate.spec_json(gate_request)
         return RoundTripsFloorView.spec
 
 
 class OneRoundTripFloorView(RoundTripsFloorView):
-    loaded = False
-
     def post(self, request: Request) -> Response:
-        data = BareInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        try:
-            number = phonenumbers.parse(data.validated_data["phone"], "RU")
-        except phonenumbers.NumberParseException:
-            raise serializers.ValidationError({"phone": "invalid"}) from None
-        if not phonenumbers.is_valid_number(number):
-            raise serializers.ValidationError({"phone": "invalid"})
-        phone = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-        row = _new_row(phone, None)
-        spec = self._spec(request).replace(self.TEMPLATE_PHONE, phone)
-        script = gate.send_gate.script()
-        client = get_redis()
-        if not OneRoundTripFloorView.loaded:
-            client.script_load(script.script)  # EVALSHA in a pipeline does not load it
-            OneRoundTripFloorView.loaded = True
-        pipe = client.pipeline(transaction=False)
+        row = _new_row(_floor_phone(request), None)
+        spec = self._spec(request).replace(self.TEMPLATE_PHONE, row.phone)
+        pipe = get_redis().pipeline(transaction=False)
         pipe.lpush("bench:round-trips", self.MESSAGE)
-        pipe.evalsha(script.sha, 0, spec)
+        pipe.evalsha(gate.send_gate.script().sha, 0, spec)
         pipe.execute()
         SMSVerification.objects.insert(row)
-        return Response(
-            {"phone": phone, "verification_id": str(row.id)}, status=status.HTTP_202_ACCEPTED
-        )
+        return _floor_accepted(row)

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from project.celery import app as celery_app
 from tests.factories import make_verification
-from tests.helpers import consume_sms, wait_for
+from tests.helpers import broker_is_amqp, consume_sms, wait_for
 from tests.scrape import Samples, scrape
 from verification import housekeeping
 from verification.models import SMSVerification
@@ -151,10 +151,11 @@ def stopped_sms_consumer(live_worker) -> Iterator[object]:
     """The worker stops consuming `sms` (as if every sending worker were down), its queue
     empty of what earlier tests left in it."""
     consume_sms(live_worker, consume=False)
-    # On Redis the worker's BRPOP may still wait on `sms` for up to its timeout (1 s) after
-    # the cancel; kombu puts a message that it pops then back on the queue. Empty the queue
-    # after that.
-    time.sleep(1.2)
+    if not broker_is_amqp():
+        # The worker's BRPOP may still wait on `sms` for up to its timeout (1 s) after the
+        # cancel; kombu puts a message that it pops then back on the queue. Empty the queue
+        # after that.
+        time.sleep(1.2)
     with celery_app.connection_for_write() as conn:
         conn.SimpleQueue(celery_app.amqp.queues["sms"]).clear()  # type: ignore[arg-type]
     heartbeat.beat(live_worker)
